@@ -1,0 +1,124 @@
+"""The Store protocol: everything llm-rollout persists, behind one interface.
+
+Implementations: :mod:`.sqlite` (embedded default, WAL) and, for several gateway replicas,
+PostgreSQL. Every method is a complete transaction; none leaves partial state behind on error
+(errors surface as :class:`~llm_rollout.errors.StoreError`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..records import ArmWindow, Feedback, RequestRecord, Role
+from ..registry import ModelVersion
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    version: int
+    doc: dict[str, Any]
+    actor: str
+    reason: str
+    time: float
+
+
+@dataclass(frozen=True)
+class RolloutRow:
+    id: str
+    model: str  # logical model name
+    spec: dict[str, Any]
+    state: dict[str, Any]
+    revision: int  # bumped by every save; saves compare-and-swap on it
+    active: bool
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    rollout_id: str
+    time: float
+    kind: str
+    data: dict[str, Any]
+
+
+class Store(Protocol):
+    # --- registry -------------------------------------------------------------------------
+    def put_model(self, version: ModelVersion) -> bool:
+        """Register a version; returns False when that digest was already there (idempotent)."""
+        ...
+
+    def get_model(self, digest: str) -> ModelVersion: ...
+
+    def list_models(self) -> list[ModelVersion]: ...
+
+    def resolve_model(self, ref: str) -> ModelVersion: ...
+
+    # --- policy ---------------------------------------------------------------------------
+    def publish_policy(self, doc: dict[str, Any], actor: str, reason: str, now: float) -> int:
+        """Append a policy document; returns its version (monotonic, starts at 1)."""
+        ...
+
+    def policy_version(self) -> int:
+        """The newest version (0 when none): the cheap poll replicas run."""
+        ...
+
+    def current_policy(self) -> PolicyVersion | None: ...
+
+    def policy_history(self, limit: int = 50) -> list[PolicyVersion]: ...
+
+    # --- rollouts and audit log -----------------------------------------------------------
+    def create_rollout(
+        self, rollout_id: str, model: str, spec: dict[str, Any], state: dict[str, Any], now: float
+    ) -> RolloutRow:
+        """Fails with ConflictError when an active rollout already exists for ``model``."""
+        ...
+
+    def get_rollout(self, rollout_id: str) -> RolloutRow: ...
+
+    def list_rollouts(self, active_only: bool = False) -> list[RolloutRow]: ...
+
+    def save_rollout(
+        self,
+        rollout_id: str,
+        state: dict[str, Any],
+        expected_revision: int,
+        active: bool,
+        now: float,
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
+        policy: tuple[dict[str, Any], str, str] | None = None,
+    ) -> RolloutRow:
+        """Compare-and-swap save of state, its audit events and (optionally) a new policy
+        ``(doc, actor, reason)``, all in one transaction. ConflictError on a stale revision."""
+        ...
+
+    def events(self, rollout_id: str | None = None, limit: int = 1000) -> list[Event]: ...
+
+    # --- records and feedback -------------------------------------------------------------
+    def append_records(self, records: Sequence[RequestRecord]) -> None: ...
+
+    def append_feedback(self, feedback: Feedback) -> bool:
+        """Store feedback for a known request (last rating wins); False if the id is unknown."""
+        ...
+
+    def read_window(
+        self, rollout_id: str, step: int, role: Role, start: float, end: float
+    ) -> tuple[ArmWindow, ArmWindow]:
+        """(baseline, candidate) columns of the window ``start <= time < end``.
+
+        ``role=SERVE``: both arms' served calls. ``role=SHADOW``: the baseline's served calls
+        and the candidate's shadow calls (what shadow mode compares). Feedback counts only
+        for served calls."""
+        ...
+
+    # --- leader lease ---------------------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
+        """Take or renew the named lease; False while another holder's lease is unexpired."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None: ...
+
+    def close(self) -> None: ...
