@@ -1,0 +1,33 @@
+"""The judge: pure functions from a window of records to verdicts and a step decision.
+
+    judge_gate(name, gate, window, alpha, method=None) -> list[Verdict]
+    judge_step(spec, window, method=None, phase="canary") -> StepDecision
+    judge_alert(rule, window, alpha) -> Verdict
+    judge_srm(window, check) -> Verdict
+    combine(verdicts, srm=None) -> StepDecision
+    verdict_table_rows(decision) -> list[list[str]]
+
+No I/O, no clock, no randomness: the same window always gives the same verdicts.
+Submodules for tests and studies: :mod:`.synth` (windows from stated distributions),
+:mod:`.golden` (the golden-case runner), :mod:`.study` (false-FAIL rate, samples to detect).
+"""
+
+from .alerts import judge_alert
+from .combine import PHASES, combine, effective_outcome, judge_step
+from .gates import GATE_TYPES, judge_gate
+from .report import VERDICT_TABLE_HEADER, verdict_row, verdict_table_rows
+from .srm import judge_srm
+
+__all__ = [
+    "GATE_TYPES",
+    "PHASES",
+    "VERDICT_TABLE_HEADER",
+    "combine",
+    "effective_outcome",
+    "judge_alert",
+    "judge_gate",
+    "judge_srm",
+    "judge_step",
+    "verdict_row",
+    "verdict_table_rows",
+]
