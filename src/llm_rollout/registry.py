@@ -62,6 +62,16 @@ class ModelVersion(BaseModel):
     )
     timeout: float = Field(60.0, gt=0, description="upstream timeout, seconds")
 
+    @field_validator("params")
+    @classmethod
+    def _finite_params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # JSON dumping would turn NaN into null and give {"t": nan} the digest of {"t": None}.
+        try:
+            _normalise(v)
+        except RegistryError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
     @field_validator("endpoint")
     @classmethod
     def _http(cls, v: str) -> str:

@@ -1,0 +1,68 @@
+"""Where llm-rollout keeps models, policy, rollouts, records and leases.
+
+:func:`open_store` is the one entry point the CLI, gateway and controller use::
+
+    store = open_store()            # $LLM_ROLLOUT_HOME, else ./.llm-rollout/, file store.db
+    store = open_store("/srv/llm")  # an explicit home directory
+    store = open_store(":memory:")  # a private in-memory store (tests, demos)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..errors import StoreError
+from .base import Event, PolicyVersion, RolloutRow, Store
+from .sqlite import MEMORY, SQLiteStore
+
+HOME_ENV = "LLM_ROLLOUT_HOME"
+DEFAULT_HOME = Path(".llm-rollout")
+DB_FILE = "store.db"
+
+__all__ = [
+    "DB_FILE",
+    "DEFAULT_HOME",
+    "HOME_ENV",
+    "Event",
+    "PolicyVersion",
+    "RolloutRow",
+    "SQLiteStore",
+    "Store",
+    "open_store",
+    "store_home",
+]
+
+
+def store_home(home: str | Path | None = None, env: Mapping[str, str] | None = None) -> str | Path:
+    """The home in force: the argument, else ``$LLM_ROLLOUT_HOME``, else ``./.llm-rollout``."""
+    if home is not None and str(home) != "":
+        return home
+    value = (os.environ if env is None else env).get(HOME_ENV, "")
+    return value if value else DEFAULT_HOME
+
+
+def open_store(home: str | Path | None = None, env: Mapping[str, str] | None = None) -> Store:
+    """Open (creating and migrating as needed) the store kept in ``home``.
+
+    ``home`` is a directory (created if missing; the database is ``store.db`` in it) or
+    ``":memory:"``. ``env`` replaces ``os.environ`` (read at call time, never at import).
+    """
+    where = store_home(home, env)
+    text = str(where)
+    if text == MEMORY:
+        return SQLiteStore(MEMORY)
+    if text.startswith(("postgresql://", "postgres://")):
+        raise StoreError(
+            "PostgreSQL support is not available in this build; use a directory for the "
+            f"SQLite store (set {HOME_ENV} or pass a path)"
+        )
+    directory = Path(where).expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise StoreError(f"the store home {directory} is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store directory {directory}: {exc.strerror}") from exc
+    return SQLiteStore(directory / DB_FILE)

@@ -48,14 +48,22 @@ class Event:
 class Store(Protocol):
     # --- registry -------------------------------------------------------------------------
     def put_model(self, version: ModelVersion) -> bool:
-        """Register a version; returns False when that digest was already there (idempotent)."""
+        """Register a version; returns False when that digest was already there (idempotent).
+
+        ``api_key_env`` is not part of the identity: re-registering updates it. A stored
+        definition that no longer matches its digest raises RegistryError (damaged store)."""
         ...
 
-    def get_model(self, digest: str) -> ModelVersion: ...
+    def get_model(self, digest: str) -> ModelVersion:
+        """The version with this full digest; RegistryError when unknown."""
+        ...
 
     def list_models(self) -> list[ModelVersion]: ...
 
-    def resolve_model(self, ref: str) -> ModelVersion: ...
+    def resolve_model(self, ref: str) -> ModelVersion:
+        """``name`` or ``name@sha256:<prefix>`` among the stored versions of ``name``
+        (see :func:`llm_rollout.registry.resolve`); RegistryError when unknown or ambiguous."""
+        ...
 
     # --- policy ---------------------------------------------------------------------------
     def publish_policy(self, doc: dict[str, Any], actor: str, reason: str, now: float) -> int:
@@ -68,16 +76,21 @@ class Store(Protocol):
 
     def current_policy(self) -> PolicyVersion | None: ...
 
-    def policy_history(self, limit: int = 50) -> list[PolicyVersion]: ...
+    def policy_history(self, limit: int = 50) -> list[PolicyVersion]:
+        """The newest ``limit`` versions, newest first."""
+        ...
 
     # --- rollouts and audit log -----------------------------------------------------------
     def create_rollout(
         self, rollout_id: str, model: str, spec: dict[str, Any], state: dict[str, Any], now: float
     ) -> RolloutRow:
-        """Fails with ConflictError when an active rollout already exists for ``model``."""
+        """A new active row at revision 1. ConflictError when the id exists or an active
+        rollout already exists for ``model``."""
         ...
 
-    def get_rollout(self, rollout_id: str) -> RolloutRow: ...
+    def get_rollout(self, rollout_id: str) -> RolloutRow:
+        """StoreError (not ConflictError) when there is no such rollout."""
+        ...
 
     def list_rollouts(self, active_only: bool = False) -> list[RolloutRow]: ...
 
@@ -92,16 +105,25 @@ class Store(Protocol):
         policy: tuple[dict[str, Any], str, str] | None = None,
     ) -> RolloutRow:
         """Compare-and-swap save of state, its audit events and (optionally) a new policy
-        ``(doc, actor, reason)``, all in one transaction. ConflictError on a stale revision."""
+        ``(doc, actor, reason)``, all in one transaction. ConflictError on a stale revision,
+        or when ``active`` would make a second active rollout of the model; nothing is written
+        then. Events and the policy are stamped ``now``."""
         ...
 
-    def events(self, rollout_id: str | None = None, limit: int = 1000) -> list[Event]: ...
+    def events(self, rollout_id: str | None = None, limit: int = 1000) -> list[Event]:
+        """The newest ``limit`` events (of one rollout, or of all), oldest first."""
+        ...
 
     # --- records and feedback -------------------------------------------------------------
-    def append_records(self, records: Sequence[RequestRecord]) -> None: ...
+    def append_records(self, records: Sequence[RequestRecord]) -> None:
+        """All or nothing. InvalidDataError (before any write) when a record is impossible.
+        A record whose ``(request_id, role)`` is already stored is skipped, so a writer may
+        retry a batch (at-least-once delivery); serve and shadow copies may share an id."""
+        ...
 
     def append_feedback(self, feedback: Feedback) -> bool:
-        """Store feedback for a known request (last rating wins); False if the id is unknown."""
+        """Store feedback for a known served request: the rating with the latest ``time`` wins
+        (ties: the later write). False, and nothing stored, if no served call has the id."""
         ...
 
     def read_window(

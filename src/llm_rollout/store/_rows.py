@@ -1,0 +1,97 @@
+"""Rows <-> values for the SQLite store: JSON columns, dataclasses, shared statements."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import ConflictError, InvalidDataError, RegistryError, StoreError
+from ..records import Role
+from ..registry import ModelVersion
+from .base import Event, PolicyVersion, RolloutRow
+
+ROLLOUT_COLUMNS = "id, model, spec, state, revision, active, created, updated"
+POLICY_COLUMNS = "version, doc, actor, reason, time"
+
+
+def dumps(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"{what} cannot be stored as JSON: {exc}") from exc
+
+
+def loads(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"stored {what} is not valid JSON: the store is damaged") from exc
+
+
+def publish(db: sqlite3.Connection, doc: str, actor: str, reason: str, now: float) -> int:
+    cur = db.execute(
+        "INSERT INTO policy (doc, actor, reason, time) VALUES (?, ?, ?, ?)",
+        (doc, actor, reason, now),
+    )
+    assert cur.lastrowid is not None  # an INSERT into a rowid table always sets it
+    return cur.lastrowid
+
+
+def check_no_other_active(db: sqlite3.Connection, model: str, rollout_id: str) -> None:
+    row = db.execute(
+        "SELECT id FROM rollouts WHERE model = ? AND active = 1 AND id != ?", (model, rollout_id)
+    ).fetchone()
+    if row is not None:
+        raise ConflictError(
+            f"model {model!r} already has an active rollout {row[0]!r}; finish or roll it "
+            "back first"
+        )
+
+
+def model_from(row: Sequence[Any]) -> ModelVersion:
+    digest, text, api_key_env = row
+    data = loads(text, f"definition of model {digest[:12]}")
+    try:
+        version = ModelVersion.model_validate({**data, "api_key_env": api_key_env})
+    except ValidationError as exc:
+        raise RegistryError(f"stored model {digest[:12]} is no longer valid: {exc}") from exc
+    if version.digest != digest:
+        raise RegistryError(
+            f"stored model {digest[:12]} does not match its digest: the store is damaged"
+        )
+    return version
+
+
+def policy_from(row: Sequence[Any]) -> PolicyVersion:
+    version, doc, actor, reason, when = row
+    return PolicyVersion(version, loads(doc, f"policy version {version}"), actor, reason, when)
+
+
+def rollout_from(row: Sequence[Any]) -> RolloutRow:
+    rid, model, spec, state, revision, active, created, updated = row
+    return RolloutRow(
+        rid,
+        model,
+        loads(spec, f"spec of rollout {rid!r}"),
+        loads(state, f"state of rollout {rid!r}"),
+        revision,
+        bool(active),
+        created,
+        updated,
+    )
+
+
+def as_role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidDataError(f"role must be one of {', '.join(Role)}, got {role!r}") from None
+
+
+def event_from(row: Sequence[Any]) -> Event:
+    event_id, rollout_id, when, kind, data = row
+    return Event(event_id, rollout_id, when, kind, loads(data, f"event {event_id}"))
