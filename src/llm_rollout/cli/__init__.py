@@ -19,6 +19,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("llm_rollout.cli.basic", "schema"),
     "validate": ("llm_rollout.cli.basic", "validate"),
     "judge": ("llm_rollout.cli.basic", "judge"),
+    "serve": ("llm_rollout.cli.serve", "serve"),
+    "mock-model": ("llm_rollout.cli.mock", "mock_model"),
+    "simulate": ("llm_rollout.cli.simulate", "simulate"),
+    "models": ("llm_rollout.cli.ops", "models"),
+    "start": ("llm_rollout.cli.ops", "start_cmd"),
+    "status": ("llm_rollout.cli.ops", "status_cmd"),
+    "pause": ("llm_rollout.cli.ops", "pause"),
+    "resume": ("llm_rollout.cli.ops", "resume"),
+    "promote": ("llm_rollout.cli.ops", "promote"),
+    "rollback": ("llm_rollout.cli.ops", "rollback"),
+    "abort": ("llm_rollout.cli.ops", "abort"),
+    "history": ("llm_rollout.cli.ops", "history"),
+    "policy": ("llm_rollout.cli.ops", "policy"),
+    "control": ("llm_rollout.cli.ops", "control"),
+    "demo": ("llm_rollout.cli.demo", "demo"),
 }
 
 

@@ -55,6 +55,15 @@ class GatewayConfig(BaseModel):
     upstream_max_connections: int = Field(512, ge=1)
     shadow_max_connections: int = Field(256, ge=1)
     seed: int | None = Field(None, description="seeds per-request draws (tests, benchmarks)")
+    test_skew_candidate_bp: int = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="TEST ONLY: route as if every non-zero candidate weight were this many basis "
+        "points higher, while records keep the policy's version and step: a deliberately "
+        "mis-weighted router, so tests can show the sample-ratio guard pausing a rollout. "
+        "Never set it in production.",
+    )
 
     @field_validator("sticky_header")
     @classmethod

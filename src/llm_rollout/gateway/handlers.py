@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ..policy import Route, choose_arm
+from ..policy import BUCKETS, Route, choose_arm
 from ..records import Arm, Feedback, Role, Status
 from .capture import StreamCapture, prompt_chars
 from .config import GatewayConfig
@@ -127,7 +127,7 @@ class Handlers:
         raw_key = header(scope, self._sticky)
         key = raw_key.decode("latin-1") if raw_key else body.get("user") or None
         if role_split:
-            arm, bucket = choose_arm(route, key, self.rng)
+            arm, bucket = choose_arm(self._misweighted(route), key, self.rng)
         else:
             arm, bucket = Arm.BASELINE, None
         digest = route.candidate if arm is Arm.CANDIDATE and route.candidate else route.baseline
@@ -145,6 +145,13 @@ class Handlers:
             self.clock(),
         )
         return call, route, table
+
+    def _misweighted(self, route: Route) -> Route:
+        """The route itself, unless the test-only ``test_skew_candidate_bp`` is set."""
+        skew = self.config.test_skew_candidate_bp
+        if skew == 0 or route.candidate_bp == 0:
+            return route
+        return replace(route, candidate_bp=min(BUCKETS, route.candidate_bp + skew))
 
     def _maybe_shadow(self, call: Call, req: Exchange) -> None:
         route, table, body = req.route, req.table, req.body

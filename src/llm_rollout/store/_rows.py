@@ -41,6 +41,17 @@ def publish(db: sqlite3.Connection, doc: str, actor: str, reason: str, now: floa
     return cur.lastrowid
 
 
+def newest_doc(db: sqlite3.Connection) -> dict[str, Any]:
+    """The newest policy document (an empty one before the first), inside a transaction."""
+    row = db.execute("SELECT version, doc FROM policy ORDER BY version DESC LIMIT 1").fetchone()
+    if row is None:
+        return {"routes": {}}
+    doc = loads(row[1], f"policy version {row[0]}")
+    if not isinstance(doc, dict):
+        raise StoreError(f"stored policy version {row[0]} is not a document: the store is damaged")
+    return doc
+
+
 def check_no_other_active(db: sqlite3.Connection, model: str, rollout_id: str) -> None:
     row = db.execute(
         "SELECT id FROM rollouts WHERE model = ? AND active = 1 AND id != ?", (model, rollout_id)

@@ -103,11 +103,18 @@ class Store(Protocol):
         now: float,
         events: Sequence[tuple[str, dict[str, Any]]] = (),
         policy: tuple[dict[str, Any], str, str] | None = None,
+        route: tuple[str, dict[str, Any], str, str] | None = None,
     ) -> RolloutRow:
         """Compare-and-swap save of state, its audit events and (optionally) a new policy
         ``(doc, actor, reason)``, all in one transaction. ConflictError on a stale revision,
         or when ``active`` would make a second active rollout of the model; nothing is written
-        then. Events and the policy are stamped ``now``."""
+        then. Events and the policy are stamped ``now``.
+
+        ``route=(model, route fields, actor, reason)`` instead publishes the newest policy
+        document with that one model's route replaced, read and written inside the same
+        transaction, so a concurrent change to another model's route is never overwritten
+        (a rollback of one model must not be undone by a step of another). At most one of
+        ``policy`` and ``route`` may be given."""
         ...
 
     def events(self, rollout_id: str | None = None, limit: int = 1000) -> list[Event]:

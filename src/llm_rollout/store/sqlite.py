@@ -261,7 +261,10 @@ class SQLiteStore:
         now: float,
         events: Sequence[tuple[str, dict[str, Any]]] = (),
         policy: tuple[dict[str, Any], str, str] | None = None,
+        route: tuple[str, dict[str, Any], str, str] | None = None,
     ) -> RolloutRow:
+        if policy is not None and route is not None:
+            raise InvalidDataError("save_rollout takes a policy document or a route, not both")
         state_text = _rows.dumps(state, "rollout state")
         event_rows = [(kind, _rows.dumps(data, f"event {kind!r}")) for kind, data in events]
         policy_text = None if policy is None else _rows.dumps(policy[0], "policy document")
@@ -290,6 +293,11 @@ class SQLiteStore:
             )
             if policy is not None and policy_text is not None:
                 _rows.publish(db, policy_text, policy[1], policy[2], now)
+            if route is not None:
+                model, fields, actor, reason = route
+                doc = _rows.newest_doc(db)
+                doc["routes"] = {**doc.get("routes", {}), model: fields}
+                _rows.publish(db, _rows.dumps(doc, "policy document"), actor, reason, now)
         return RolloutRow(
             rollout_id, old.model, old.spec, state, old.revision + 1, active, old.created, now
         )
