@@ -19,7 +19,8 @@ def test_buckets_are_uniform() -> None:
     counts = [0] * 10
     for i in range(20_000):
         counts[bucket("salt", f"user-{i}") * 10 // BUCKETS] += 1
-    assert min(counts) > 1800 and max(counts) < 2200
+    assert min(counts) > 1800
+    assert max(counts) < 2200
 
 
 def test_sticky_users_stay_on_candidate_as_weight_grows() -> None:
@@ -59,5 +60,5 @@ def test_policy_document_round_trips() -> None:
 )
 def test_invalid_routes_rejected(kw: dict[str, object]) -> None:
     args: dict[str, object] = {"baseline": "b", "candidate": "c", **kw}
-    with pytest.raises(ValueError, match="candidate|shadow"):
+    with pytest.raises(ValueError, match=r"candidate|shadow"):
         Route(**args)  # type: ignore[arg-type]

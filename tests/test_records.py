@@ -20,8 +20,15 @@ from llm_rollout.records import (
 
 def record(**kw: object) -> RequestRecord:
     base: dict[str, object] = {
-        "request_id": "r1", "time": 1.0, "rollout_id": "x", "step": 0, "arm": Arm.BASELINE,
-        "role": Role.SERVE, "model_digest": "d", "status": Status.OK, "http_status": 200,
+        "request_id": "r1",
+        "time": 1.0,
+        "rollout_id": "x",
+        "step": 0,
+        "arm": Arm.BASELINE,
+        "role": Role.SERVE,
+        "model_digest": "d",
+        "status": Status.OK,
+        "http_status": 200,
         "latency_ms": 100.0,
     }
     base.update(kw)
@@ -51,8 +58,14 @@ def test_negative_tokens_rejected() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("latency_ms", -1.0), ("latency_ms", math.nan), ("ttft_ms", -3.0), ("cost_usd", math.inf),
-     ("completion_tokens", -2), ("prompt_tokens", -1)],
+    [
+        ("latency_ms", -1.0),
+        ("latency_ms", math.nan),
+        ("ttft_ms", -3.0),
+        ("cost_usd", math.inf),
+        ("completion_tokens", -2),
+        ("prompt_tokens", -1),
+    ],
 )
 def test_impossible_record_values_are_named(field: str, value: object) -> None:
     with pytest.raises(InvalidDataError, match=field):
@@ -75,14 +88,21 @@ def test_window_from_records_counts_errors_refusals_and_feedback() -> None:
     assert w.n == 3
     assert w.error.tolist() == [True, False, False]
     assert w.refused.tolist() == [False, True, False]
-    assert np.isnan(w.ttft_ms[0]) and w.ttft_ms[1] == 20.0
+    assert np.isnan(w.ttft_ms[0])
+    assert w.ttft_ms[1] == 20.0
     assert w.negative_feedback == 1
     assert w.completion_tokens[2] == 7
 
 
 def test_window_validate_rejects_nan_columns() -> None:
     w = ArmWindow.empty()
-    w = ArmWindow(np.array([1.0, np.nan]), np.full(2, np.nan), np.zeros(2), np.zeros(2),
-                  np.zeros(2, bool), np.zeros(2, bool))
+    w = ArmWindow(
+        np.array([1.0, np.nan]),
+        np.full(2, np.nan),
+        np.zeros(2),
+        np.zeros(2),
+        np.zeros(2, bool),
+        np.zeros(2, bool),
+    )
     with pytest.raises(InvalidDataError, match="latency_ms"):
         w.validate()

@@ -66,8 +66,10 @@ def test_full_spec_parses_with_durations_and_step_objects() -> None:
         )
     )
     assert spec.check_interval == 120
-    assert spec.steps[0].min_dwell == 1800 and spec.steps[0].max_dwell == 7200
-    assert spec.ab is not None and spec.ab.duration == 3600
+    assert spec.steps[0].min_dwell == 1800
+    assert spec.steps[0].max_dwell == 7200
+    assert spec.ab is not None
+    assert spec.ab.duration == 3600
     assert spec.looks() == 3 + 1 + 1
 
 
@@ -86,33 +88,68 @@ def test_full_spec_parses_with_durations_and_step_objects() -> None:
         (minimal(steps=[1, 10, 50]), "steps", "last step must be 100"),
         (minimal(steps=[0, 100]), "steps.0.weight", "greater than 0"),
         (minimal(steps=[150]), "steps.0.weight", "less than or equal to 100"),
-        (minimal(steps=[{"weight": 100, "min_dwell": "1h", "max_dwell": "5m"}]), "steps.0",
-         "max_dwell must be >= min_dwell"),
-        (minimal(steps=[{"weight": 100, "min_dwell": "soon"}]), "steps.0.min_dwell",
-         "expected a duration"),
+        (
+            minimal(steps=[{"weight": 100, "min_dwell": "1h", "max_dwell": "5m"}]),
+            "steps.0",
+            "max_dwell must be >= min_dwell",
+        ),
+        (
+            minimal(steps=[{"weight": 100, "min_dwell": "soon"}]),
+            "steps.0.min_dwell",
+            "expected a duration",
+        ),
         (minimal(check_interval="-5m"), "check_interval", "expected a duration"),
         (minimal(gates={"cost": {"bound": 0.9}}), "gates.cost.bound", "greater than 1"),
         (minimal(gates={"cost": {"method": "magic"}}), "gates.cost.method", "'sequential'"),
-        (minimal(gates={"latency": {"p50": None, "p99": None, "ttft_p99": None}}),
-         "gates.latency", "at least one of p50"),
-        (minimal(gates={"output_length": {"mean": [1.1, 1.3]}}), "gates.output_length.mean",
-         "0 < low < 1 < high"),
-        (minimal(gates={"errors": {"floor": -0.1}}), "gates.errors.floor",
-         "greater than or equal to 0"),
-        (minimal(gates={"refusals": {"alpha_share": 0}}), "gates.refusals.alpha_share",
-         "greater than 0"),
+        (
+            minimal(gates={"latency": {"p50": None, "p99": None, "ttft_p99": None}}),
+            "gates.latency",
+            "at least one of p50",
+        ),
+        (
+            minimal(gates={"output_length": {"mean": [1.1, 1.3]}}),
+            "gates.output_length.mean",
+            "0 < low < 1 < high",
+        ),
+        (
+            minimal(gates={"errors": {"floor": -0.1}}),
+            "gates.errors.floor",
+            "greater than or equal to 0",
+        ),
+        (
+            minimal(gates={"refusals": {"alpha_share": 0}}),
+            "gates.refusals.alpha_share",
+            "greater than 0",
+        ),
         (minimal(gates={"speed": {}}), "gates.speed", "Extra inputs are not permitted"),
         (minimal(shadow={"sample": 1.5}), "shadow.sample", "less than or equal to 1"),
-        (minimal(shadow={"alerts": [{"gate": "feedback", "above": 1.2}]}),
-         "shadow.alerts.0.gate", "Input should be"),
+        (
+            minimal(shadow={"alerts": [{"gate": "feedback", "above": 1.2}]}),
+            "shadow.alerts.0.gate",
+            "Input should be",
+        ),
         (minimal(on_inconclusive="panic"), "on_inconclusive", "'hold'"),
         (minimal(require="maybe"), "require", "'pass'"),
         (minimal(ab={"weight": 100}), "ab.weight", "less than 100"),
         (minimal(ab={"rule": "vibes"}), "ab.rule", "'superiority'"),
         (minimal(colour="blue"), "colour", "Extra inputs are not permitted"),
-        (minimal(gates={name: {"enabled": False} for name in
-                        ("latency", "cost", "errors", "refusals", "output_length", "feedback")}),
-         "(root)", "at least one gate must be enabled"),
+        (
+            minimal(
+                gates={
+                    name: {"enabled": False}
+                    for name in (
+                        "latency",
+                        "cost",
+                        "errors",
+                        "refusals",
+                        "output_length",
+                        "feedback",
+                    )
+                }
+            ),
+            "(root)",
+            "at least one gate must be enabled",
+        ),
     ],
 )
 def test_malformed_spec_names_field_and_reason(doc: dict[str, Any], path: str, reason: str) -> None:
@@ -120,7 +157,8 @@ def test_malformed_spec_names_field_and_reason(doc: dict[str, Any], path: str, r
         parse_spec(doc)
     problems = info.value.problems
     assert any(p == path and reason in r for p, r in problems), problems
-    assert path in str(info.value) and "Traceback" not in str(info.value)
+    assert path in str(info.value)
+    assert "Traceback" not in str(info.value)
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -156,8 +194,16 @@ def test_load_spec_from_yaml_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [(90, 90.0), ("90s", 90.0), ("5m", 300.0), ("2h", 7200.0),
-                          ("1.5h", 5400.0), ("250ms", 0.25), ("1d", 86400.0)],
+    ("text", "seconds"),
+    [
+        (90, 90.0),
+        ("90s", 90.0),
+        ("5m", 300.0),
+        ("2h", 7200.0),
+        ("1.5h", 5400.0),
+        ("250ms", 0.25),
+        ("1d", 86400.0),
+    ],
 )
 def test_durations(text: Any, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)

@@ -19,7 +19,9 @@ from .records import Arm, ArmWindow, Feedback, RequestRecord, Role, Status, Wind
 _RECORD_FIELDS = {f.name for f in fields(RequestRecord)}
 _FEEDBACK_FIELDS = {f.name for f in fields(Feedback)}
 _ENUMS: dict[str, type[Arm] | type[Role] | type[Status]] = {
-    "arm": Arm, "role": Role, "status": Status,
+    "arm": Arm,
+    "role": Role,
+    "status": Status,
 }
 
 
@@ -27,14 +29,18 @@ def _record(obj: dict[str, Any]) -> RequestRecord:
     unknown = sorted(set(obj) - _RECORD_FIELDS)
     if unknown:
         raise ValueError(f"unknown record field(s): {', '.join(unknown)}")
-    missing = sorted(
-        name for name in ("request_id", "arm", "latency_ms") if name not in obj
-    )
+    missing = sorted(name for name in ("request_id", "arm", "latency_ms") if name not in obj)
     if missing:
         raise ValueError(f"missing record field(s): {', '.join(missing)}")
     values = {
-        "time": 0.0, "rollout_id": "", "step": 0, "role": "serve", "model_digest": "",
-        "status": "ok", "http_status": 200, **obj,
+        "time": 0.0,
+        "rollout_id": "",
+        "step": 0,
+        "role": "serve",
+        "model_digest": "",
+        "status": "ok",
+        "http_status": 200,
+        **obj,
     }
     for name, enum in _ENUMS.items():
         try:
@@ -57,8 +63,9 @@ def _feedback(obj: dict[str, Any]) -> Feedback:
         rating = 1.0 if rating == "up" else -1.0
     if not isinstance(rating, int | float):
         raise ValueError("rating must be up, down or a number in [-1, 1]")
-    return Feedback(str(obj.get("request_id", "")), float(obj.get("time", 0.0)),
-                    float(rating), obj.get("label")).validate()
+    return Feedback(
+        str(obj.get("request_id", "")), float(obj.get("time", 0.0)), float(rating), obj.get("label")
+    ).validate()
 
 
 def parse_lines(lines: Iterable[str], source: str) -> tuple[list[RequestRecord], list[Feedback]]:
@@ -90,7 +97,9 @@ def read_jsonl(path: str | Path) -> tuple[list[RequestRecord], list[Feedback]]:
 
 
 def window_from(
-    records: Iterable[RequestRecord], feedback: Iterable[Feedback], candidate_weight: float,
+    records: Iterable[RequestRecord],
+    feedback: Iterable[Feedback],
+    candidate_weight: float,
     role: Role = Role.SERVE,
 ) -> Window:
     """Build a judging window: served records (or shadow candidate records) split by arm.

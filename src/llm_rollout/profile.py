@@ -41,8 +41,14 @@ class ModelProfile:
             for name, value in asdict(self).items()
             if value is not None and (not math.isfinite(value) or value < 0)
         ]
-        for name in ("error_rate", "refusal_rate", "thumbs_down_rate", "feedback_rate",
-                     "cached_fraction", "drift"):
+        for name in (
+            "error_rate",
+            "refusal_rate",
+            "thumbs_down_rate",
+            "feedback_rate",
+            "cached_fraction",
+            "drift",
+        ):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 problems.append((name, "must be within [0, 1]"))

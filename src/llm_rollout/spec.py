@@ -9,6 +9,7 @@ error / refusal rate > 2x baseline + floor, output length mean outside [0.8, 1.2
 
 from __future__ import annotations
 
+import itertools
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -93,7 +94,9 @@ class LatencyGate(GateBase):
     @model_validator(mode="after")
     def _some_bound(self) -> LatencyGate:
         if self.enabled and not any((self.p50, self.p95, self.p99, self.ttft_p99)):
-            raise ValueError("an enabled latency gate needs at least one of p50, p95, p99, ttft_p99")
+            raise ValueError(
+                "an enabled latency gate needs at least one of p50, p95, p99, ttft_p99"
+            )
         return self
 
 
@@ -199,8 +202,10 @@ class Step(Strict):
 def _step_shorthand(value: Any) -> Any:
     """``steps: [1, 10, 25]`` is shorthand for ``[{weight: 1}, {weight: 10}, ...]``."""
     if isinstance(value, list):
-        return [{"weight": v} if isinstance(v, int | float) and not isinstance(v, bool) else v
-                for v in value]
+        return [
+            {"weight": v} if isinstance(v, int | float) and not isinstance(v, bool) else v
+            for v in value
+        ]
     return value
 
 
@@ -254,7 +259,7 @@ class RolloutSpec(Strict):
         if not steps:
             raise ValueError("at least one step is needed")
         weights = [s.weight for s in steps]
-        if any(b <= a for a, b in zip(weights, weights[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(weights)):
             raise ValueError(f"step weights must strictly increase, got {weights}")
         if weights[-1] != 100:
             raise ValueError(f"the last step must be 100 (full traffic), got {weights[-1]}")
@@ -312,7 +317,9 @@ def load_yaml(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(document)"
-        raise SpecError([(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")], source) from exc
+        raise SpecError(
+            [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")], source
+        ) from exc
 
 
 def load_spec(path: str | Path) -> RolloutSpec:

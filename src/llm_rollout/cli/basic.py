@@ -36,21 +36,31 @@ def validate(spec_file: Path) -> None:
 @click.argument("records_file", type=click.Path(path_type=Path))
 @click.option("--spec", "spec_file", type=click.Path(path_type=Path), help="rollout spec YAML")
 @click.option(
-    "--weight", type=click.FloatRange(0, 100), default=None,
+    "--weight",
+    type=click.FloatRange(0, 100),
+    default=None,
     help="intended candidate share in percent, for the sample-ratio check "
     "(default: the observed share, which switches the check off)",
 )
-@click.option("--method", type=click.Choice([m.value for m in Method]), default=None,
-              help="override every gate's method")
+@click.option(
+    "--method",
+    type=click.Choice([m.value for m in Method]),
+    default=None,
+    help="override every gate's method",
+)
 @click.option("--shadow", is_flag=True, help="judge shadow calls against served baseline calls")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def judge(
-    records_file: Path, spec_file: Path | None, weight: float | None, method: str | None,
-    shadow: bool, as_json: bool,
+    records_file: Path,
+    spec_file: Path | None,
+    weight: float | None,
+    method: str | None,
+    shadow: bool,
+    as_json: bool,
 ) -> None:
     """Judge a window of request records (JSON Lines) with the spec's gates."""
-    from ..judge import judge_step
     from ..jsonl import read_jsonl, window_from
+    from ..judge import judge_step
     from ..records import Role
 
     spec = load_spec(spec_file) if spec_file else default_spec()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.table import Table
 from rich.text import Text
 
@@ -16,7 +18,7 @@ STYLE = {
 
 
 def _num(x: float) -> str:
-    if x != x:  # NaN
+    if math.isnan(x):
         return "-"
     if x in (float("inf"), float("-inf")):
         return "∞" if x > 0 else "-∞"
@@ -33,8 +35,17 @@ def _bound(v: Verdict) -> str:
 def decision_table(decision: StepDecision, title: str | None = None) -> Table:
     heading = title or f"step decision: {decision.outcome.value}"
     table = Table(title=heading, title_style=STYLE[decision.outcome])
-    for col in ("gate", "statistic", "verdict", "estimate", "interval", "breach", "n base",
-                "n cand", "method"):
+    for col in (
+        "gate",
+        "statistic",
+        "verdict",
+        "estimate",
+        "interval",
+        "breach",
+        "n base",
+        "n cand",
+        "method",
+    ):
         table.add_column(col, justify="right" if col.startswith(("n ", "est")) else "left")
     rows = list(decision.verdicts) + ([decision.srm] if decision.srm is not None else [])
     for v in rows:
