@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from llm_rollout.stats import Interval, mean_cs
-from llm_rollout.stats._mean import _hall_inverse, gaussian_mixture_radius
+from llm_rollout.stats._mean import MIN_N, _hall_inverse, gaussian_mixture_radius
 
 INF = math.inf
 
@@ -14,6 +14,14 @@ INF = math.inf
 @pytest.mark.parametrize("values", [[], [3.0]])
 def test_fewer_than_two_is_everything(values: list[float]) -> None:
     assert mean_cs(np.array(values), 0.05) == Interval(-INF, INF)
+    assert mean_cs(np.array(values), 0.05, min_n=0) == Interval(-INF, INF)
+
+
+def test_below_the_minimum_sample_count_is_everything() -> None:
+    x = np.random.default_rng(1).lognormal(0.0, 1.0, MIN_N)
+    assert mean_cs(x[: MIN_N - 1], 0.05) == Interval(-INF, INF)
+    assert mean_cs(x, 0.05).bounded
+    assert mean_cs(x[:5], 0.05, min_n=2).bounded
 
 
 def test_all_equal_is_the_point() -> None:

@@ -78,19 +78,28 @@ def _hall_inverse(y: float, a: float) -> float:
     return (math.cbrt(1.0 + 3.0 * u) - 1.0) / a
 
 
-def mean_cs(x: FloatArray, alpha: float, t_opt: int = 1000) -> Interval:
+# Below this many observations the interval is unbounded. The CS is only asymptotically valid:
+# a right-skewed sample that has not yet seen its tail has a low mean *and* a low spread, so at
+# n <= 20 the interval can sit wholly below the truth far more often than alpha (measured in
+# docs/statistics.md, section 4: at the judge's alpha, 10-29 misses per 2,000 runs with looks
+# from n = 5, against none with looks from n = 30 on the gates' own data).
+MIN_N = 30
+
+
+def mean_cs(x: FloatArray, alpha: float, t_opt: int = 1000, min_n: int = MIN_N) -> Interval:
     """Two-sided asymptotic CS for the mean of iid observations ``x`` (in arrival order), valid
-    uniformly over ``n = 1, 2, ...`` at level ``1 - alpha`` (asymptotically).
+    uniformly over ``n >= min_n`` at level ``1 - alpha`` (asymptotically).
 
     Gaussian-mixture AsympCS of Waudby-Smith et al. (2023), tightest at ``n = t_opt``, with
-    Hall's (1992) skewness correction (see the module docstring). ``n < 2``: ``(-inf, inf)``.
+    Hall's (1992) skewness correction (see the module docstring). ``n < max(2, min_n)``:
+    ``(-inf, inf)`` (see :data:`MIN_N`).
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if t_opt < 1:
         raise ValueError(f"t_opt must be >= 1, got {t_opt}")
     n = int(x.shape[0])
-    if n < 2:
+    if n < max(2, min_n):
         return Interval.everything()
     mean = float(np.mean(x))
     if not math.isfinite(mean):
