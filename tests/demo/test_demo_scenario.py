@@ -29,8 +29,8 @@ def test_every_regression_gives_a_valid_spec_over_two_versions(regression: str) 
 def test_cost_regression_is_the_price_alone() -> None:
     sc = make_scenario("cost")
     baseline, candidate = model_versions(sc, B_URL, C_URL)
-    assert candidate.prices.input == pytest.approx(1.5 * baseline.prices.input)
-    assert candidate.prices.output == pytest.approx(1.5 * baseline.prices.output)
+    assert candidate.prices.input == pytest.approx(2.0 * baseline.prices.input)
+    assert candidate.prices.output == pytest.approx(2.0 * baseline.prices.output)
     assert sc.candidate == sc.baseline  # same behaviour: only the bill differs
 
 

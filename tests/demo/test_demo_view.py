@@ -57,7 +57,7 @@ def traffic(base: int, cand: int) -> TrafficSnapshot:
 
 def frame(events: tuple[EventLine, ...] = ()) -> Frame:
     return Frame(
-        title="llm-rollout demo: candidate prices x1.5",
+        title="llm-rollout demo: candidate prices x2",
         elapsed=12.5,
         phase="canary",
         stage="10%",

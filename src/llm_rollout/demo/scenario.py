@@ -68,7 +68,7 @@ def make_scenario(regression: str) -> DemoScenario:
     base = BASELINE
     if regression == "cost":
         return DemoScenario(
-            regression, base, base, 1.5, "candidate prices x1.5 (a pricier tier, same tokens)"
+            regression, base, base, 2.0, "candidate prices x2 (a pricier tier, same tokens)"
         )
     if regression == "latency":
         cand = base.scaled(latency_ms=2.5, ttft_ms=2.5)
