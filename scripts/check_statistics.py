@@ -316,7 +316,7 @@ def coverage_claims(results: list[CoverageResult]) -> list[Claim]:
         (
             "mean",
             MIN_N,
-            f"mean CS, looks from n = {MIN_N} (proposed minimum), the gates' own data, log-normal"
+            f"mean CS, looks from n = {MIN_N} (the minimum), the gates' own data, log-normal"
             " sigma 1, exponential",
             light,
         ),
@@ -720,7 +720,7 @@ def findings(
 ) -> list[str]:
     """Section 4: every claim that does not hold, with what the data show about its cause."""
     failed = [c for c in claims if not c.holds]
-    lines = ["## 4. What did not hold, why, and the proposed fix", ""]
+    lines = ["## 4. What did not hold, why, and the fix", ""]
     if not failed:
         return [*lines, "Every claim holds.", ""]
     lines += ["Claims that do not hold:", ""]
@@ -744,7 +744,7 @@ def mean_cs_finding(
     coverage: list[CoverageResult],
     early: list[dict[Method, RolloutFail | None]],
 ) -> list[str]:
-    fixed = next(c.holds for c in claims if "(proposed minimum)" in c.text)
+    fixed = next(c.holds for c in claims if "(the minimum)" in c.text)
     heavy_ok = next(c.holds for c in claims if f"{MIN_N}, {HEAVY}" in c.text)
     judge_rows = [r for r in coverage if r.check.cs == "mean" and r.check.judge]
     from5 = [r for r in judge_rows if r.check.start == 5]
@@ -798,8 +798,7 @@ def mean_cs_finding(
         " nearly the same rate whatever alpha is: a small excess at alpha 0.05, tens to hundreds"
         " of times the nominal rate at 1e-4. The module's skewness correction (Hall 1992) is a"
         " first-order expansion and cannot repair a sample that shows no skew yet."
-        " `stats/_mean.py` names this limit and says gates should keep a minimum sample count;"
-        " the sequential decision has none.",
+        " `stats/_mean.py` names this limit; it now keeps a minimum sample count (below).",
         "",
         "**Consequence in the judge.** A miss *below* the truth can FAIL only a rule with a"
         " lower edge. The output-length mean band [0.8, 1.25] has one: at the 1% step the"
@@ -810,11 +809,11 @@ def mean_cs_finding(
         " below 1% (section 2), so the rollout-level claim holds; what breaks is the"
         " per-statistic budget the alpha split promises, at n < ~20.",
         "",
-        "**Proposed fix (not applied: it belongs in `stats` or in the judge's decision).** A"
-        " minimum sample count for mean statistics in the sequential method: `mean_cs` returns"
-        f" (-inf, inf) below n = {MIN_N}, or `judge.measure.mean_ratio` reports an unbounded"
-        f" interval until both arms hold {MIN_N} ok calls (so the verdict is INCONCLUSIVE,"
-        f" never FAIL or PASS). The coverage rows 'from {MIN_N}' show the effect: on the gates'"
+        "**The fix (applied).** A minimum sample count for mean statistics: `mean_cs` returns"
+        f" (-inf, inf) below n = {MIN_N} (`stats._mean.MIN_N`), so a mean statistic is"
+        " INCONCLUSIVE, never FAIL or PASS, until both arms hold that many ok calls. The looks"
+        " 'from 5' above therefore already include it. The coverage rows 'from"
+        f" {MIN_N}' show the effect: on the gates'"
         " own cost and token data, and on log-normal sigma 1 and the exponential, coverage"
         + (
             " meets 1 - alpha at all three alphas."
