@@ -65,10 +65,14 @@ def demo(
         keep_home=keep_home,
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps it ignored;
+    # the demo must still stop everything on Ctrl-C / SIGINT, so it takes the signal back.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         result = run_demo(options, reporter_for(sys.stdout, as_json))
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
