@@ -34,6 +34,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "policy": ("llm_rollout.cli.ops", "policy"),
     "control": ("llm_rollout.cli.ops", "control"),
     "demo": ("llm_rollout.cli.demo", "demo"),
+    "plan": ("llm_rollout.cli.plan", "plan"),
+    "calibrate": ("llm_rollout.cli.plan", "calibrate"),
+    "shadow-report": ("llm_rollout.cli.plan", "shadow_report"),
 }
 
 

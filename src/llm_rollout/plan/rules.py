@@ -1,0 +1,111 @@
+"""From a rollout spec to the FAIL rules the judge applies in each phase, with the judge's alphas,
+and the reference regressions the plan is sized for."""
+
+from __future__ import annotations
+
+from ..sim.engine import alert_alpha
+from ..sim.regression import Regression, parse_regression
+from ..spec import RolloutSpec
+from .detect import Rule
+
+TAIL_QUANTILE = 0.98  # p99_latency scales the slowest 2% only
+
+# The regressions every plan is checked against (and `plan --verify` simulates).
+REFERENCE: tuple[str, ...] = (
+    "cost=1.25",
+    "p99_latency=2",
+    "refusals=3",
+    "thumbs_down=2",
+    "output_length=1.5",
+)
+
+# Which statistics a regression of each metric moves (the others stay as in an A/A).
+AFFECTS: dict[str, frozenset[str]] = {
+    "cost": frozenset({"cost"}),
+    "latency": frozenset({"latency"}),
+    "p99_latency": frozenset({"latency"}),
+    "ttft": frozenset({"ttft"}),
+    "errors": frozenset({"errors", "cost"}),
+    "refusals": frozenset({"refusals"}),
+    "thumbs_down": frozenset({"feedback"}),
+    "output_length": frozenset({"output_mean", "output", "output_ks", "cost"}),
+}
+
+
+def references() -> list[Regression]:
+    return [parse_regression(text) for text in REFERENCE]
+
+
+def gate_rules(spec: RolloutSpec, phase: str) -> list[Rule]:
+    """Every gate statistic's FAIL rule in a phase (``shadow`` skips the feedback gate)."""
+    g = spec.gates
+    enabled = g.enabled()
+    rules: list[Rule] = []
+    if "latency" in enabled:
+        lat = g.latency
+        wanted = [(p, b) for p, b in ((0.5, lat.p50), (0.95, lat.p95), (0.99, lat.p99)) if b]
+        count = len(wanted) + (lat.ttft_p99 is not None)
+        a = spec.gate_alpha("latency") / count
+        rules += [
+            Rule("latency", "above", b, a, p=p, label=f"latency p{p * 100:g}") for p, b in wanted
+        ]
+        if lat.ttft_p99 is not None:
+            rules.append(Rule("ttft", "above", lat.ttft_p99, a, p=0.99, label="ttft p99"))
+    if "cost" in enabled:
+        rules.append(Rule("cost", "above", g.cost.bound, spec.gate_alpha("cost"), label="cost"))
+    for name in ("errors", "refusals", "feedback"):
+        if name not in enabled or (name == "feedback" and phase == "shadow"):
+            continue
+        gate = getattr(g, name)
+        rules.append(
+            Rule(name, "excess", gate.floor, spec.gate_alpha(name), ratio=gate.ratio, label=name)
+        )
+    if "output_length" in enabled:
+        out = g.output_length
+        count = sum(x is not None for x in (out.mean, out.p99, out.ks))
+        a = spec.gate_alpha("output_length") / max(count, 1)
+        if out.mean is not None:
+            lo, hi = out.mean
+            rules.append(Rule("output_mean", "outside", lo, a, bound_hi=hi, label="output mean"))
+        if out.p99 is not None:
+            rules.append(Rule("output", "above", out.p99, a, p=0.99, label="output p99"))
+        if out.ks is not None:
+            rules.append(Rule("output_ks", "above", out.ks, a, label="output KS"))
+    return rules
+
+
+def alert_rules(spec: RolloutSpec) -> list[Rule]:
+    """The shadow alert rules (judged with the sequential margin rule at the alert alpha)."""
+    if not spec.shadow.enabled:
+        return []
+    a = alert_alpha(spec)
+    out = []
+    for rule in spec.shadow.alerts:
+        label = f"alert {rule.gate}"
+        if rule.gate == "cost":
+            out.append(Rule("cost", "above", rule.above, a, label=label))
+        elif rule.gate == "latency":
+            out.append(Rule("latency", "above", rule.above, a, p=0.99, label=label))
+        elif rule.gate == "output_length":
+            out.append(Rule("output_mean", "above", rule.above, a, label=label))
+        else:
+            out.append(Rule(rule.gate, "rate_ratio", rule.above, a, label=label))
+    return out
+
+
+def stage_rules(
+    spec: RolloutSpec, phase: str, stats: frozenset[str], regression: Regression | None = None
+) -> list[Rule]:
+    """The rules of a phase restricted to the statistics in ``stats`` (and, for a tail-only
+    latency regression, to the tail quantiles: the median does not move)."""
+    rules = gate_rules(spec, phase) + (alert_rules(spec) if phase == "shadow" else [])
+    out = [r for r in rules if r.stat in stats]
+    if regression is not None and regression.metric == "p99_latency":
+        out = [r for r in out if r.stat != "latency" or r.p >= TAIL_QUANTILE]
+    return out
+
+
+def moved_by(regression: Regression, rules: list[Rule]) -> list[str]:
+    """Labels of the rules a regression moves (for the report)."""
+    stats = AFFECTS[regression.metric]
+    return sorted({r.label for r in rules if r.stat in stats})
