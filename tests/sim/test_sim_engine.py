@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import small
+from sim_helpers import small
 
 from llm_rollout.sim import Regression, Scenario, simulate
 from llm_rollout.sim.scenario import default_spec

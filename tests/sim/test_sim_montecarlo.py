@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import small
+from sim_helpers import small
 
 from llm_rollout.sim import monte_carlo, wilson
 from llm_rollout.spec import Method

@@ -11,7 +11,7 @@ million simulated requests take seconds, not minutes.
 """
 
 from .behaviour import FAMILIES, Batch, Columns, Prompts, behave, cost_columns, drift_factors
-from .engine import Check, RunResult, alert_alpha, simulate
+from .engine import Check, RunResult, ab_alpha, alert_alpha, simulate
 from .montecarlo import MonteCarloSummary, Rate, monte_carlo, summarise, wilson
 from .regression import ALIASES, METRICS, Regression, canonical_metric, parse_regression
 from .report import duration_text, halt_headline, stage_label
@@ -42,6 +42,7 @@ __all__ = [
     "Scenario",
     "Traffic",
     "UserBuckets",
+    "ab_alpha",
     "alert_alpha",
     "behave",
     "canonical_metric",

@@ -26,8 +26,8 @@ from ..judge import judge_alert, judge_step
 from ..records import Window
 from ..spec import Method, RolloutSpec
 from ..verdict import Outcome, StepDecision, Verdict
-from .behaviour import Batch, Columns, Prompts, behave, drift_factors
-from .report import duration_text, halt_headline, stage_label
+from .behaviour import Columns, Prompts, behave, drift_factors
+from .report import halt_headline, stage_label
 from .scenario import Scenario
 from .traffic import UserBuckets
 
@@ -396,4 +396,4 @@ def _result(
     )
 
 
-__all__ = ["Batch", "Check", "RunResult", "alert_alpha", "duration_text", "simulate"]
+__all__ = ["Check", "RunResult", "ab_alpha", "alert_alpha", "simulate"]

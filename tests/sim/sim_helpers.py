@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from llm_rollout.sim.scenario import Scenario, parse_scenario
 
 SMALL_SPEC: dict[str, Any] = {
@@ -27,8 +25,3 @@ def small(**fields: Any) -> Scenario:
     doc: dict[str, Any] = {"spec": SMALL_SPEC, "rate": 300, "seed": 1, "users": 20_000}
     doc.update(fields)
     return parse_scenario(doc, "small")
-
-
-@pytest.fixture
-def small_scenario() -> Scenario:
-    return small()
