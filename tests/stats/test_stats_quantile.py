@@ -41,13 +41,30 @@ def test_p99_upper_end_is_open_with_few_samples() -> None:
 
 def test_ranks_are_the_accepted_band_of_the_mixture() -> None:
     # s_min - 1 and s_max + 1 are rejected, s_min and s_max accepted, for the known p.
-    for n, p, alpha in [(1000, 0.99, 0.05), (5000, 0.5, 0.01), (200, 0.9, 0.2)]:
+    # The integer bisection is checked against the vectorised mixture, over sizes from a few
+    # observations (where the band reaches an edge of [0, n]) to a million.
+    rng = np.random.default_rng(7)
+    cases = [(1000, 0.99, 0.05), (5000, 0.5, 0.01), (200, 0.9, 0.2)]
+    cases += [
+        (int(n), float(p), float(a))
+        for n, p, a in zip(
+            np.concatenate([rng.integers(1, 3000, 150), rng.integers(3000, 10**6, 150)]),
+            rng.choice([0.5, 0.95, 0.99, 0.05], 300),
+            rng.choice([1e-4, 1e-3, 0.05], 300),
+            strict=True,
+        )
+    ]
+    for n, p, alpha in cases:
         s_min, s_max = quantile_ranks(n, p, alpha)
         s = np.array([s_min - 1, s_min, s_max, s_max + 1], dtype=float)
         f = log_mixture(
             s, np.full(4, float(n)), np.full(4, p), np.full(4, 1 - p), prior_size(1000, alpha)
         )
-        assert list(f < math.log(1 / alpha)) == [False, True, True, False]
+        accepted = list(f < math.log(1 / alpha))
+        # Outside [0, n] there is nothing to reject: the band reached the edge.
+        expected = [s_min == 0, True, True, s_max == n]
+        assert accepted[1:3] == expected[1:3], (n, p, alpha)
+        assert (s_min == 0 or not accepted[0]) and (s_max == n or not accepted[3]), (n, p, alpha)
 
 
 def test_variance_adaptive_band_is_narrower_at_the_tail() -> None:

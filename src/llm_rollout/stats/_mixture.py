@@ -110,3 +110,23 @@ def log_mixture(s: FloatArray, n: FloatArray, p: FloatArray, q: FloatArray, m: f
         fail = np.where(failures > 0, failures * np.log(q), 0.0)
     result: FloatArray = log_b_post - log_b_prior - succ - fail
     return result
+
+
+def log_mixture_scalar(s: float, n: float, p: float, q: float, m: float) -> float:
+    """:func:`log_mixture` for one ``(s, n, p)`` on Python floats (``math.lgamma`` is libm's):
+    the bisections of :func:`rate_cs` and :func:`quantile_ranks` evaluate it ~100 times a call,
+    where numpy's per-call overhead would dominate."""
+    a = m * p
+    b = m * q
+    failures = n - s
+    result = (
+        math.lgamma(a + s)
+        + math.lgamma(b + failures)
+        - math.lgamma(a + b + n)
+        - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
+    )
+    if s > 0:
+        result -= s * math.log(p)
+    if failures > 0:
+        result -= failures * math.log(q)
+    return result

@@ -19,7 +19,7 @@ it). A time-uniform band ``s_min(n) <= B_n <= s_max(n)`` for all ``n`` with prob
 ``hi = +inf``). The band is the beta-binomial mixture of :mod:`._mixture` at the known ``p``:
 ``{s : M_n(s) < 1/alpha}``. ``log M_n`` is convex in ``s`` and ``<= 0`` at ``s = n p``, so the
 band is an interval ``(L, U)`` around ``n p`` found by two bisections, and
-``s_min = floor(L) + 1``, ``s_max = ceil(U) - 1``. Its half-width is about
+``s_min = floor(L) + 1``, ``s_max = ceil(U) - 1`` (the extreme integers inside the band). Its half-width is about
 ``sqrt((V + rho) log((V + rho) / (rho alpha^2)))`` with ``V = n p (1 - p)``: proportional to
 ``sqrt(p (1 - p))``, so at P99 it is 0.2 times a band built for p = 1/2 (e.g. from the DKW-type
 bound), which is what makes P99 usable after a few hundred observations, not tens of
@@ -32,47 +32,58 @@ The ranks depend only on ``(n, p, alpha, t_opt)``, so they are cached; the data 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 
 from ._interval import INF, FloatArray, Interval
-from ._mixture import log_mixture, prior_size
+from ._mixture import log_mixture_scalar, prior_size
 
-_ITERATIONS = 60  # bisection on s in [0, n]: resolution n / 2**60
-
-
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def quantile_ranks(n: int, p: float, alpha: float, t_opt: int = 1000) -> tuple[int, int]:
     """``(s_min, s_max)``: w.p. ``>= 1 - alpha``, for all ``n``, the Binomial(n, p) count lies
     in ``[s_min, s_max]``. The CS is ``[X_(s_min), X_(s_max + 1)]`` (1-based order statistics).
+
+    ``s_min`` is the smallest integer inside the band ``(L, U)`` and ``s_max`` the largest, so
+    two integer bisections find them (``log2 n`` steps each, not a float bisection to full
+    precision): the band is one interval containing ``n p`` (``log M`` is convex in ``s``).
     """
     if n <= 0:
         return 0, max(n, 0)
     m = prior_size(t_opt, alpha)
     threshold = math.log(1.0 / alpha)
     nf = float(n)
+
+    def inside(s: int) -> bool:
+        return log_mixture_scalar(float(s), nf, p, 1.0 - p, m) < threshold
+
     center = nf * p
-    # Both searches at once: [0, n p] for L (rejected end 0), [n p, n] for U (rejected end n).
-    trials = np.array([nf, nf])
-    pp = np.array([p, p])
-    qq = np.array([1.0 - p, 1.0 - p])
-    outside = np.array([0.0, nf])
-    inside = np.array([center, center])
-
-    def log_m(s: FloatArray) -> FloatArray:
-        return log_mixture(s, trials, pp, qq, m)
-
-    edge_accepted = log_m(outside) < threshold
-    for _ in range(_ITERATIONS):
-        mid = 0.5 * (inside + outside)
-        rej = log_m(mid) >= threshold
-        outside = np.where(rej, mid, outside)
-        inside = np.where(rej, inside, mid)
-    # `outside` ends on a rejected point (or the edge): the band is strictly inside it.
-    s_min = 0 if edge_accepted[0] else math.floor(outside[0]) + 1
-    s_max = n if edge_accepted[1] else math.ceil(outside[1]) - 1
+    # floor(n p) and ceil(n p) are inside: log M <= 0 at n p and changes by far less than
+    # log(1/alpha) over one unit there.
+    s_min = 0 if inside(0) else _first_inside(inside, rejected=0, accepted=math.floor(center))
+    s_max = n if inside(n) else _last_inside(inside, accepted=math.ceil(center), rejected=n)
     return s_min, s_max
+
+
+def _first_inside(inside: Callable[[int], bool], rejected: int, accepted: int) -> int:
+    while accepted - rejected > 1:
+        mid = (rejected + accepted) // 2
+        if inside(mid):
+            accepted = mid
+        else:
+            rejected = mid
+    return accepted
+
+
+def _last_inside(inside: Callable[[int], bool], accepted: int, rejected: int) -> int:
+    while rejected - accepted > 1:
+        mid = (rejected + accepted) // 2
+        if inside(mid):
+            accepted = mid
+        else:
+            rejected = mid
+    return accepted
 
 
 def quantile_cs(x: FloatArray, p: float, alpha: float, t_opt: int = 1000) -> Interval:
