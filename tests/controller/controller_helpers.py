@@ -30,6 +30,9 @@ STEPS = [
 ]
 
 
+SRM_TEXT = "sample ratio mismatch: candidate share 30.00% [27.00%, 33.00%] excludes 50.00%"
+
+
 def make_spec(**extra: Any) -> RolloutSpec:
     """Three steps (1%, 50%, 100%), shadow on for 60 s / 100 samples unless overridden."""
     doc: dict[str, Any] = {
@@ -89,7 +92,7 @@ def decision(
         Outcome.FAIL if srm else Outcome.PASS,
         gate="srm",
         statistic="share",
-        explanation="candidate share 30.00% vs 50.00%",
+        explanation=SRM_TEXT,
     )
     return StepDecision(outcome=outcome, verdicts=tuple(verdicts), srm=srm_verdict)
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 from controller_helpers import (
+    SRM_TEXT,
     T0,
     alert_rule,
     alerts_of,
@@ -325,7 +326,7 @@ def test_srm_pauses_with_the_srm_evidence_instead_of_advancing() -> None:
     state, now = at_step(spec, 1)
     new, actions = advance(state, spec, obs(Outcome.INCONCLUSIVE, srm=True), now + 600)
     assert (new.phase, new.paused_from, new.step) == (Phase.PAUSED, Phase.CANARY, 1)
-    assert new.reason == "sample ratio mismatch: candidate share 30.00% vs 50.00%"
+    assert new.reason == SRM_TEXT  # the judge's own words, not prefixed twice
     [event] = events(actions, "paused")
     assert event.data["evidence"]["decision"]["srm"]["outcome"] == "FAIL"
     assert alerts_of(actions)

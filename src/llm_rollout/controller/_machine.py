@@ -145,9 +145,10 @@ def advance(state: RolloutState, spec: RolloutSpec, obs: Observation, now: float
         return seen, actions
     if decision.srm_mismatch:
         srm = decision.srm
-        detail = srm.explanation if srm is not None and srm.explanation else "split off weight"
+        # The SRM verdict's own explanation already reads "sample ratio mismatch: ...".
+        reason = srm.explanation if srm is not None and srm.explanation else None
         moved = _move(
-            seen, ctx, Phase.PAUSED, seen.step, f"sample ratio mismatch: {detail}", alert=True
+            seen, ctx, Phase.PAUSED, seen.step, reason or "sample ratio mismatch", alert=True
         )
     elif seen.phase is Phase.SHADOW:
         moved = _shadow(seen, ctx, obs)

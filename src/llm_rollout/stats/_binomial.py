@@ -92,7 +92,9 @@ def rate_cs_batch(
     return np.where(empty, 0.0, lo), np.where(empty, 1.0, hi)
 
 
-def _scalar_bound(k: float, n: float, x_hat: float, edge: float, m: float, threshold: float) -> float:
+def _scalar_bound(
+    k: float, n: float, x_hat: float, edge: float, m: float, threshold: float
+) -> float:
     """One side of :func:`rate_cs_batch`'s bisection for a single ``(k, n)``: the rejected end
     of the final bracket between the MLE ``x_hat`` and ``edge`` (logit scale), as a rate; the
     edge itself (0 or 1) when even the edge is accepted."""

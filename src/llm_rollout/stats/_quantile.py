@@ -19,7 +19,8 @@ it). A time-uniform band ``s_min(n) <= B_n <= s_max(n)`` for all ``n`` with prob
 ``hi = +inf``). The band is the beta-binomial mixture of :mod:`._mixture` at the known ``p``:
 ``{s : M_n(s) < 1/alpha}``. ``log M_n`` is convex in ``s`` and ``<= 0`` at ``s = n p``, so the
 band is an interval ``(L, U)`` around ``n p`` found by two bisections, and
-``s_min = floor(L) + 1``, ``s_max = ceil(U) - 1`` (the extreme integers inside the band). Its half-width is about
+``s_min = floor(L) + 1``, ``s_max = ceil(U) - 1`` (the extreme integers inside the band).
+Its half-width is about
 ``sqrt((V + rho) log((V + rho) / (rho alpha^2)))`` with ``V = n p (1 - p)``: proportional to
 ``sqrt(p (1 - p))``, so at P99 it is 0.2 times a band built for p = 1/2 (e.g. from the DKW-type
 bound), which is what makes P99 usable after a few hundred observations, not tens of
@@ -39,6 +40,7 @@ import numpy as np
 
 from ._interval import INF, FloatArray, Interval
 from ._mixture import log_mixture_scalar, prior_size
+
 
 @lru_cache(maxsize=65536)
 def quantile_ranks(n: int, p: float, alpha: float, t_opt: int = 1000) -> tuple[int, int]:
