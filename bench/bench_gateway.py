@@ -4,6 +4,7 @@ One command (about three minutes)::
 
     python bench/bench_gateway.py                  # uvicorn, the default server
     python bench/bench_gateway.py --servers uvicorn,granian
+    python bench/bench_gateway.py --quick --clients httptools,aiohttp   # upstream clients
 
 Everything runs on this machine: mock-model upstreams (``--speed 0`` where the upstream must
 cost nothing), the gateway as its own process, and the load generator (``wrk`` when installed,
@@ -277,7 +278,7 @@ class Setup:
     stream: str
 
 
-def start_all(procs: Procs, server: str, home: Path) -> Setup:
+def start_all(procs: Procs, server: str, home: Path, client: str = "httptools") -> Setup:
     ports = {
         "fast": mock(procs, FAST, 0),
         "fast_cand": mock(procs, FAST, 0),
@@ -315,6 +316,8 @@ def start_all(procs: Procs, server: str, home: Path) -> Setup:
     }
     store.publish_policy(Policy(0, routes).to_doc(), "bench", "bench", time.time())
     store.close()
+    config = home / "gateway.yaml"
+    config.write_text(json.dumps({"upstream_client": client}))  # JSON is YAML
     gw_port = free_port()
     procs.start(
         [
@@ -328,6 +331,8 @@ def start_all(procs: Procs, server: str, home: Path) -> Setup:
             str(gw_port),
             "--server",
             server,
+            "--config",
+            str(config),
         ]
     )
     wait_http(f"http://127.0.0.1:{gw_port}/readyz")
@@ -368,6 +373,11 @@ def throughput(s: Setup, rounds: int, seconds: float) -> dict[str, Any]:
             "requests": sum(x.requests for x in loads),
         }
     out["mirrored_vs_gateway"] = out["mirrored"]["rps"] / out["gateway"]["rps"]
+    # each round's own ratio (its two runs are back to back): shows how much the machine's
+    # other load moved the figure above
+    out["mirrored_vs_gateway_rounds"] = [
+        m.rps / g.rps for m, g in zip(res["mirrored"], res["gateway"], strict=True)
+    ]
     out["gateway_vs_direct"] = out["gateway"]["rps"] / out["direct"]["rps"]
     return out
 
@@ -406,18 +416,19 @@ def streaming_ttft(s: Setup, rounds: int, n: int) -> dict[str, float]:
     }
 
 
-def bench(server: str, quick: bool) -> dict[str, Any]:
+def bench(server: str, quick: bool, client: str = "httptools") -> dict[str, Any]:
     procs = Procs()
     rounds = 3 if quick else 5
     secs = 2.0 if quick else 4.0
     with tempfile.TemporaryDirectory() as home:
         try:
-            s = start_all(procs, server, Path(home))
+            s = start_all(procs, server, Path(home), client)
             run_load(s.gw, body_for("plain"), 32, 1)  # warm up pools and caches
             run_load(s.gw, body_for("mirrored"), 32, 1)
             load_before = os.getloadavg()[0]
             return {
                 "server": server,
+                "client": client,
                 "sequential": sequential_overhead(s, rounds, secs / 2),
                 "throughput_c32": throughput(s, max(3, rounds - 2), secs),
                 "shadow_impact_c8": shadow_impact(s, rounds, secs, 8),
@@ -435,9 +446,11 @@ def report(r: dict[str, Any]) -> None:
         return "meets" if ok else "BELOW TARGET"
 
     print(
-        f"\n== server: {r['server']}  (2 cores shared by load generator, gateway, mocks;"
+        f"\n== server: {r['server']}, upstream client: {r['client']}  (2 cores shared by load "
+        "generator, gateway, mocks;"
         f" load generator: {'wrk' if shutil.which('wrk') else 'aiohttp'})"
     )
+    print(f"load average before / after: {r['loadavg'][0]:.1f} / {r['loadavg'][1]:.1f}")
     print(
         f"sequential p50: gateway {seq['gateway_p50_ms']:.3f} ms, direct "
         f"{seq['direct_p50_ms']:.3f} ms -> overhead {seq['overhead_ms']:.3f} ms "
@@ -459,6 +472,8 @@ def report(r: dict[str, Any]) -> None:
         f"{m['errors']} = {tp['mirrored_vs_gateway']:.0%} of no-shadow "
         f"(target >= 60%: {mark(tp['mirrored_vs_gateway'] >= 0.6)})"
     )
+    rounds = ", ".join(f"{x:.0%}" for x in tp["mirrored_vs_gateway_rounds"])
+    print(f"                  round by round: {rounds}")
     print(
         f"shadow impact c=8 (20 ms upstream, candidate 200 ms): p50 {sh['off_p50_ms']:.2f} -> "
         f"{sh['on_p50_ms']:.2f} ms ({sh['p50_ratio']:.3f}x), p99 {sh['off_p99_ms']:.2f} -> "
@@ -477,6 +492,10 @@ def report(r: dict[str, Any]) -> None:
     )
 
 
+def _names(csv: str) -> list[str]:
+    return [name.strip() for name in csv.split(",") if name.strip()]
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "loadgen":
         url, body, conns, secs = sys.argv[2:6]
@@ -484,10 +503,17 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--servers", default="uvicorn", help="comma-separated: uvicorn,granian")
+    ap.add_argument(
+        "--clients", default="httptools", help="comma-separated upstream clients: httptools,aiohttp"
+    )
     ap.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = ap.parse_args()
-    results = [bench(s.strip(), args.quick) for s in args.servers.split(",") if s.strip()]
+    results = [
+        bench(server, args.quick, client)
+        for server in _names(args.servers)
+        for client in _names(args.clients)
+    ]
     for r in results:
         report(r)
     if args.json:

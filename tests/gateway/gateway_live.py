@@ -34,6 +34,7 @@ BASE = {
 PROFILES: dict[str, dict[str, float]] = {
     "base": BASE,
     "cand": {**BASE, "latency_ms": 50},
+    "terse": {**BASE, "completion_tokens": 8},  # answers with half of base's text
     "hung": {**BASE, "latency_ms": 1e9, "ttft_ms": 1e9},
     "fail": {**BASE, "error_rate": 1.0, "ttft_ms": 2},
     "slow": {**BASE, "latency_ms": 10_000, "ttft_ms": 10_000},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -12,6 +13,7 @@ import orjson
 import pytest
 from gateway_harness import chat, publish, request, running, version
 
+from llm_rollout.gateway.handlers import RequestIds
 from llm_rollout.mock import MockModel
 from llm_rollout.policy import Route, bucket
 from llm_rollout.profile import ModelProfile
@@ -109,6 +111,7 @@ def test_served_request_is_rewritten_answered_and_recorded() -> None:
             assert resp.headers["x-request-id"].startswith("req_")
             assert 0 <= float(resp.headers["x-rollout-overhead-ms"]) < 50
             assert resp.json()["usage"]["prompt_tokens_details"]["cached_tokens"] > 0
+            assert resp.headers["content-length"] == str(len(resp.body))  # not chunked
             default = await request(gw, "POST", "/v1/chat/completions", chat("chat"))
             assert default.status == 200
 
@@ -565,6 +568,34 @@ def test_payloads_are_stored_only_when_asked(tmp_path: Path) -> None:
     lines = [orjson.loads(line) for line in log.read_bytes().splitlines()]
     assert ["secret-1" in x["request"] for x in lines] == [True, False]
     assert all("The model" in x["response"] for x in lines)
+    assert {x["role"] for x in lines} == {"serve"}
+
+
+def test_shadow_answers_are_logged_even_when_the_candidate_fails(tmp_path: Path) -> None:
+    store = memory_store()
+    setup(store, shadow_sample=1.0)
+    ids: list[str] = []
+
+    async def scenario() -> None:
+        apps = {"base": mock(), "cand": mock(error_rate=1.0)}
+        async with running(store, apps, home=tmp_path, store_payloads=True) as gw:
+            for stream in (False, True):
+                resp = await request(
+                    gw, "POST", "/v1/chat/completions", chat("chat", stream=stream)
+                )
+                ids.append(resp.headers["x-request-id"])
+            await asyncio.sleep(0.1)  # the copies finish; shutdown flushes the log
+
+    run(scenario)
+    [log] = (tmp_path / "payloads").iterdir()
+    lines = {
+        (x["request_id"], x["role"]): x for x in map(orjson.loads, log.read_bytes().splitlines())
+    }
+    assert set(lines) == {(rid, role) for rid in ids for role in ("serve", "shadow")}
+    for rid in ids:
+        assert "The model" in lines[(rid, "serve")]["response"]
+        assert orjson.loads(lines[(rid, "shadow")]["response"])["error"]  # the 500's body
+        assert "request" not in lines[(rid, "shadow")]
 
 
 def test_embeddings_pass_through_to_the_baseline() -> None:
@@ -598,3 +629,14 @@ def test_a_failing_store_still_gets_an_openai_style_500() -> None:
             assert resp.json()["error"]["code"] == "internal_error"
 
     run(scenario)
+
+
+def test_request_ids_sort_by_time_and_never_repeat() -> None:
+    now = [1_700_000_000.0]
+    ids = RequestIds(lambda: now[0])
+    same_millisecond = [ids.next() for _ in range(1000)]  # several refills of the random pool
+    now[0] += 0.002
+    later = ids.next()
+    assert len(set(same_millisecond)) == 1000
+    assert all(re.fullmatch(r"req_[0-9a-f]{32}", i) for i in [*same_millisecond, later])
+    assert all(i < later for i in same_millisecond)

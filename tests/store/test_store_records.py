@@ -8,9 +8,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llm_rollout.errors import InvalidDataError, StoreError
 from llm_rollout.records import Arm, ArmWindow, Feedback, RequestRecord, Role, Status
+from llm_rollout.store._records import check_record_closely, plainly_valid
+from llm_rollout.store.migrations import ARM_CODES, ROLE_CODES, STATUS_CODES
 from llm_rollout.store.sqlite import SQLiteStore
 
 MakeRecord = Callable[..., RequestRecord]
@@ -279,3 +283,62 @@ def test_records_keep_their_strings_exactly(store: SQLiteStore, make_record: Mak
     odd = make_record("ü-Ωmega 🚀", rollout_id="rollout/with spaces", model_digest="sha:x")
     store.append_records([odd, replace(odd, request_id="second")])
     assert store.read_records("rollout/with spaces") == [odd, replace(odd, request_id="second")]
+
+
+def test_edge_values_next_to_the_null_encoding_round_trip(
+    store: SQLiteStore, make_record: MakeRecord
+) -> None:
+    # empty ttft_ms / sticky_bucket travel as -1 (which validation rules out) and come back
+    # as None; the smallest real values must not be mistaken for them
+    records = [
+        make_record("zero", ttft_ms=0.0, sticky_bucket=0),
+        make_record("none", ttft_ms=None, sticky_bucket=None),
+    ]
+    store.append_records(records)
+    assert store.read_records() == records
+
+
+def test_a_negative_sticky_bucket_is_refused(store: SQLiteStore, make_record: MakeRecord) -> None:
+    with pytest.raises(InvalidDataError, match="sticky_bucket must be empty or an integer"):
+        store.append_records([make_record("b", sticky_bucket=-1)])
+    assert store.read_records() == []
+
+
+def test_every_arm_role_and_status_has_a_stored_code() -> None:
+    # the quick check accepts any member of these enums, so each must have a code
+    assert set(ARM_CODES) == set(Arm)
+    assert set(ROLE_CODES) == set(Role)
+    assert set(STATUS_CODES) == set(Status)
+
+
+FIELD_VALUES: dict[str, list[object]] = {
+    "request_id": ["r", "", None, 3],
+    "time": [T0, 0.0, -1.0, math.nan, math.inf, 5, "t"],
+    "rollout_id": ["r1", "", None],
+    "step": [0, -1, 1.5, True],
+    "arm": [Arm.BASELINE, Arm.CANDIDATE, "baseline", "control", None],
+    "role": [Role.SERVE, Role.SHADOW, "mirror"],
+    "status": [Status.OK, Status.CLIENT_ERROR, "boom"],
+    "model_digest": ["d", 7],
+    "http_status": [200, 2.5],
+    "latency_ms": [1.5, 0.0, -0.1, math.nan, math.inf, 3],
+    "ttft_ms": [None, 0.0, 2.5, -1.0, math.nan],
+    "prompt_tokens": [0, 5, -1, 1.0],
+    "completion_tokens": [0, 5, -1],
+    "cached_tokens": [0, 2, -3],
+    "cost_usd": [0.0, 1e-5, -1e-9, math.inf, 0],
+    "sticky_bucket": [None, 0, 9999, -1, 2.5],
+}
+
+
+@given(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in FIELD_VALUES.items()}))
+def test_the_quick_check_never_passes_what_the_close_check_refuses(
+    fields: dict[str, object],
+) -> None:
+    record = RequestRecord(**fields)  # type: ignore[arg-type]
+    if plainly_valid(record):
+        check_record_closely(record)  # must not raise
+    try:
+        check_record_closely(record)
+    except (InvalidDataError, TypeError):
+        assert not plainly_valid(record)

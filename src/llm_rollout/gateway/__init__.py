@@ -9,6 +9,7 @@ from .app import Gateway, create_app
 from .capture import RefusalMatcher, StreamCapture, Usage, summarize_body
 from .config import DEFAULT_REFUSAL_PHRASES, GatewayConfig, load_config
 from .errors import GatewayHTTPError, error_body
+from .h1 import H1Upstream
 from .server import serve
 from .upstream import (
     AiohttpUpstream,
@@ -26,6 +27,7 @@ __all__ = [
     "Gateway",
     "GatewayConfig",
     "GatewayHTTPError",
+    "H1Upstream",
     "RefusalMatcher",
     "StreamCapture",
     "Upstream",

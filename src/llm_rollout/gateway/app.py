@@ -22,6 +22,7 @@ from ..store.base import Store
 from .capture import RefusalMatcher
 from .config import GatewayConfig
 from .errors import GatewayHTTPError
+from .h1 import H1Upstream
 from .handlers import Handlers
 from .http import send_bytes, send_error, send_json
 from .metrics import GatewayMetrics
@@ -67,11 +68,10 @@ class Gateway:
         self._env = os.environ if env is None else env
         self._clock = clock
         self.metrics = GatewayMetrics()
-        self.upstream = upstream or AiohttpUpstream(
-            config.upstream_max_connections, config.upstream_connect_timeout
-        )
-        self.shadow_upstream = shadow_upstream or AiohttpUpstream(
-            config.shadow_max_connections, config.upstream_connect_timeout
+        self.upstream = upstream or upstream_client(config, config.upstream_max_connections)
+        # a pool of its own: a hung candidate can hold shadow sockets, never the users' ones
+        self.shadow_upstream = shadow_upstream or upstream_client(
+            config, config.shadow_max_connections
         )
         self._keys = tuple(k.encode() for k in config.api_keys)
         self.ready = False
@@ -111,12 +111,12 @@ class Gateway:
         proxy = Proxy(
             self.upstream, writer, self.metrics, RefusalMatcher(cfg.refusal_phrases), env=self._env
         )
-        shadow = ShadowMirror(proxy, self.shadow_upstream)
         payloads = None
         if cfg.store_payloads:
             if cfg.home is None:
                 raise RuntimeError("store_payloads needs home (payloads go to <home>/payloads)")
             payloads = PayloadLog(cfg.home / "payloads", thread, self._clock)
+        shadow = ShadowMirror(proxy, self.shadow_upstream, payloads)
         rng = random.Random(cfg.seed)
         self.handlers = Handlers(
             cfg,
@@ -230,6 +230,13 @@ class Gateway:
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send, start: float) -> None:
         await send_bytes(send, 200, self.metrics.render(), PROM)
+
+
+def upstream_client(config: GatewayConfig, max_connections: int) -> Upstream:
+    """The configured HTTP client with its own pool of at most ``max_connections``."""
+    if config.upstream_client == "aiohttp":
+        return AiohttpUpstream(max_connections, config.upstream_connect_timeout)
+    return H1Upstream(max_connections, config.upstream_connect_timeout)
 
 
 def create_app(config: GatewayConfig, **kwargs: Any) -> Gateway:

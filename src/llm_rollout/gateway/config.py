@@ -54,6 +54,10 @@ class GatewayConfig(BaseModel):
     upstream_connect_timeout: float = Field(10.0, gt=0)
     upstream_max_connections: int = Field(512, ge=1)
     shadow_max_connections: int = Field(256, ge=1)
+    upstream_client: Literal["httptools", "aiohttp"] = Field(
+        "httptools",
+        description="the upstream HTTP client: the gateway's own (httptools) or aiohttp",
+    )
     seed: int | None = Field(None, description="seeds per-request draws (tests, benchmarks)")
     test_skew_candidate_bp: int = Field(
         0,

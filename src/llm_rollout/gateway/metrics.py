@@ -2,8 +2,10 @@
 
 prometheus_client would work too, but every observation there takes a lock and walks label
 objects; here an observation is a few dict and list operations on the event loop thread (the
-only writer), and the exposition text is built on scrape. Latencies are in seconds, as
-Prometheus expects.
+only writer), and the exposition text is built on scrape. The per-call metrics, updated twice
+per mirrored request, are plain numbers on one object per (endpoint, arm, role): a call costs a
+dict lookup and a few additions, and the labelled samples are made when scraped. Latencies are
+in seconds, as Prometheus expects.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 
-from ..records import RequestRecord, Status
+from ..records import Arm, RequestRecord, Role, Status
 
 LATENCY_BUCKETS = (
     0.005,
@@ -90,6 +92,52 @@ _HELP = {
 }
 
 
+class _CallSeries:
+    """The call metrics of one (endpoint, arm, role)."""
+
+    __slots__ = (
+        "cached",
+        "client_errors",
+        "completion",
+        "cost",
+        "duration",
+        "errors",
+        "labels",
+        "ok",
+        "prompt",
+        "refusals",
+        "ttft",
+    )
+
+    def __init__(self, labels: Labels) -> None:
+        self.labels = labels
+        self.ok = self.errors = self.client_errors = self.refusals = 0
+        self.prompt = self.completion = self.cached = 0
+        self.cost = 0.0
+        self.duration = Histogram()
+        self.ttft = Histogram()
+
+    def samples(self) -> Iterable[tuple[str, Labels, float]]:
+        """(counter, labels, value) as :meth:`GatewayMetrics.inc` would have kept them."""
+        base = self.labels
+        by_status = (
+            (Status.OK, self.ok),
+            (Status.ERROR, self.errors),
+            (Status.CLIENT_ERROR, self.client_errors),
+        )
+        for status, n in by_status:
+            if n:
+                yield "requests_total", (*base, ("status", status.value)), n
+        if self.errors:
+            yield "errors_total", base, self.errors
+        if self.refusals:
+            yield "refusals_total", base, self.refusals
+        yield "tokens_total", (*base, ("kind", "prompt")), self.prompt
+        yield "tokens_total", (*base, ("kind", "completion")), self.completion
+        yield "tokens_total", (*base, ("kind", "cached")), self.cached
+        yield "cost_usd_total", base, self.cost
+
+
 class GatewayMetrics:
     def __init__(self) -> None:
         self.counters: dict[str, dict[Labels, float]] = {
@@ -100,6 +148,7 @@ class GatewayMetrics:
             "ttft_seconds": {},
         }
         self.gauges: dict[str, Callable[[], float]] = {}
+        self._calls: dict[tuple[str, bool, bool], _CallSeries] = {}
 
     def inc(self, name: str, labels: Labels = (), value: float = 1.0) -> None:
         series = self.counters[name]
@@ -116,31 +165,56 @@ class GatewayMetrics:
         self.gauges[name] = read
 
     def observe_call(self, endpoint: str, r: RequestRecord) -> None:
-        base: Labels = (("endpoint", endpoint), ("arm", r.arm.value), ("role", r.role.value))
-        self.inc("requests_total", (*base, ("status", r.status.value)))
-        self.observe("request_duration_seconds", base, r.latency_ms / 1000)
-        if r.ttft_ms is not None:
-            self.observe("ttft_seconds", base, r.ttft_ms / 1000)
-        if r.status is Status.ERROR:
-            self.inc("errors_total", base)
+        # identity tests, not enum hashing or .value: this runs for every upstream call
+        key = (endpoint, r.arm is Arm.CANDIDATE, r.role is Role.SHADOW)
+        s = self._calls.get(key)
+        if s is None:
+            labels = (("endpoint", endpoint), ("arm", r.arm.value), ("role", r.role.value))
+            s = self._calls[key] = _CallSeries(labels)
+        status = r.status
+        if status is Status.OK:
+            s.ok += 1
+        elif status is Status.ERROR:
+            s.errors += 1
+        else:
+            s.client_errors += 1
         if r.refused:
-            self.inc("refusals_total", base)
-        self.inc("tokens_total", (*base, ("kind", "prompt")), r.prompt_tokens)
-        self.inc("tokens_total", (*base, ("kind", "completion")), r.completion_tokens)
-        self.inc("tokens_total", (*base, ("kind", "cached")), r.cached_tokens)
-        self.inc("cost_usd_total", base, r.cost_usd)
+            s.refusals += 1
+        s.duration.observe(r.latency_ms / 1000)
+        if r.ttft_ms is not None:
+            s.ttft.observe(r.ttft_ms / 1000)
+        s.prompt += r.prompt_tokens
+        s.completion += r.completion_tokens
+        s.cached += r.cached_tokens
+        s.cost += r.cost_usd
+
+    def _with_calls(
+        self,
+    ) -> tuple[dict[str, dict[Labels, float]], dict[str, dict[Labels, Histogram]]]:
+        """The counters and histograms with the per-call series folded in (for a scrape)."""
+        counters = {name: dict(series) for name, series in self.counters.items()}
+        histograms = {name: dict(series) for name, series in self.histograms.items()}
+        for s in self._calls.values():
+            for name, labels, value in s.samples():
+                series = counters[name]
+                series[labels] = series.get(labels, 0.0) + value
+            histograms["request_duration_seconds"][s.labels] = s.duration
+            if s.ttft.count:
+                histograms["ttft_seconds"][s.labels] = s.ttft
+        return counters, histograms
 
     def render(self) -> bytes:
+        counters, histograms = self._with_calls()
         out: list[str] = []
         for short, (kind, text) in _HELP.items():
             name = PREFIX + short
             out.append(f"# HELP {name} {text}")
             out.append(f"# TYPE {name} {kind}")
             if kind == "counter":
-                for labels, value in sorted(self.counters[short].items()):
+                for labels, value in sorted(counters[short].items()):
                     out.append(f"{name}{_fmt(labels)} {_num(value)}")
             elif kind == "histogram":
-                for labels, hist in sorted(self.histograms[short].items()):
+                for labels, hist in sorted(histograms[short].items()):
                     out.extend(hist.lines(name, labels))
             elif short in self.gauges:
                 out.append(f"{name} {_num(self.gauges[short]())}")

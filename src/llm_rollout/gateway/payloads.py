@@ -4,6 +4,13 @@ Kept apart from the record store on purpose: records are metrics that every repl
 controller read; payloads are user content with their own retention and access rules. One file
 per UTC day under ``<home>/payloads/``, appended on the store thread, never on the event loop.
 Without the option nothing of a prompt or an output is written anywhere.
+
+One line per answer: ``{"request_id", "time", "role", "request", "response"}``. The served
+answer has ``"role": "serve"`` and the client's request body; a shadow copy's answer has
+``"role": "shadow"``, the *same* request id and no ``request`` (it is the served line's, and
+user content is not written twice). ``response`` is the upstream's body as text for a
+non-streamed call, or the streamed output text. :mod:`llm_rollout.shadow_report` pairs the two
+lines of a request for its text comparison.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 
 import orjson
 
+from ..records import Role
 from .writer import StoreThread
 
 FLUSH_EVERY = 0.5
@@ -31,19 +39,15 @@ class PayloadLog:
         self._lines: list[bytes] = []
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, request_id: str, request: bytes, response: bytes) -> None:
-        now = self._clock()
-        self._lines.append(
-            orjson.dumps(
-                {
-                    "request_id": request_id,
-                    "time": now,
-                    "request": request.decode("utf-8", "replace"),
-                    "response": response.decode("utf-8", "replace"),
-                }
-            )
-            + b"\n"
-        )
+    def add(
+        self, request_id: str, request: bytes | None, response: bytes, role: Role = Role.SERVE
+    ) -> None:
+        """Queue one answer's line; ``request`` is None for a shadow copy (see the module doc)."""
+        line: dict[str, object] = {"request_id": request_id, "time": self._clock(), "role": role}
+        if request is not None:
+            line["request"] = request.decode("utf-8", "replace")
+        line["response"] = response.decode("utf-8", "replace")
+        self._lines.append(orjson.dumps(line) + b"\n")
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._later())
 

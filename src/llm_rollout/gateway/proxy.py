@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ..records import Arm, RequestRecord, Role, Status, cost_usd
+from ..records import Arm, Prices, RequestRecord, Role, Status, cost_usd
 from ..registry import ModelVersion
 from .capture import Outcome, RefusalMatcher, StreamCapture, Usage, summarize_body
 from .errors import GatewayHTTPError, upstream_timeout, upstream_unavailable
@@ -25,6 +25,7 @@ from .upstream import Upstream, UpstreamResponse, UpstreamTimeout, UpstreamUnava
 from .writer import RecordWriter
 
 PATHS = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
+PRICE_CACHE = 4096  # model versions whose prices are kept (a registry holds a few dozen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,23 @@ class Call:
     policy_version: int
     bucket: int | None
     started: float  # unix seconds
+
+    def mirrored(self, version: ModelVersion, digest: str) -> Call:
+        """The shadow copy of this call: same request id (the store keys records by
+        ``(request_id, role)``), sent to the candidate."""
+        return Call(
+            self.request_id,
+            self.endpoint,
+            Arm.CANDIDATE,
+            Role.SHADOW,
+            version,
+            digest,
+            self.rollout_id,
+            self.step,
+            self.policy_version,
+            self.bucket,
+            self.started,
+        )
 
 
 @dataclass(slots=True)
@@ -123,6 +141,7 @@ class Proxy:
         self.refusal = refusal
         self.env = env
         self.perf = perf
+        self._prices: dict[str, Prices] = {}  # by model digest: the digest covers the prices
 
     def headers(self, version: ModelVersion) -> dict[str, str]:
         # identity: bodies are passed through as they come, so they must not be compressed
@@ -215,14 +234,21 @@ class Proxy:
         record = self._record(call, Status.CLIENT_ERROR, status, wait, None)
         return Result(status, "application/json", wrap_upstream_error(status, data), record, wait)
 
+    def _prices_of(self, call: Call) -> Prices:
+        prices = self._prices.get(call.digest)
+        if prices is None:
+            if len(self._prices) >= PRICE_CACHE:
+                self._prices.clear()
+            prices = self._prices[call.digest] = call.version.prices.as_prices()
+        return prices
+
     def _record(
         self, call: Call, status: Status, http_status: int, wait_s: float, outcome: Outcome | None
     ) -> RequestRecord:
         usage = outcome.usage if outcome is not None else Usage()
-        prices = call.version.prices
         cost = (
             cost_usd(
-                prices.as_prices(),
+                self._prices_of(call),
                 usage.prompt_tokens,
                 usage.completion_tokens,
                 usage.cached_tokens,

@@ -7,6 +7,7 @@ One worker serves the whole machine's load in the measured setups (docs/gateway.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Mapping
@@ -20,13 +21,29 @@ CONFIG_ENV = "LLM_ROLLOUT_GATEWAY_CONFIG"
 FACTORY = "llm_rollout.gateway.server:worker_app"
 
 
+def freeze_startup_heap() -> None:
+    """Keep what exists before serving (modules, configuration, the app) out of the cyclic
+    garbage collector's way.
+
+    A full collection walks every tracked object: with the gateway's imports about 55,000,
+    10-15 ms on the measured machine, during which no request moves (a tail-latency spike);
+    shadow copies in flight make more objects survive young collections, so full ones come
+    sooner. Frozen, those objects are skipped and a full collection only walks what the
+    gateway allocated since. Called once per server process, just before it serves.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def worker_app(env: Mapping[str, str] | None = None) -> Gateway:
     """The app factory each worker process calls (uvicorn/granian ``factory=True``)."""
     env = os.environ if env is None else env
     raw = env.get(CONFIG_ENV)
     if raw is None:
         raise LlmRolloutError(f"{CONFIG_ENV} is not set: start workers with `llm-rollout serve`")
-    return Gateway(load_config(json.loads(raw), env=env), env=env)
+    app = Gateway(load_config(json.loads(raw), env=env), env=env)
+    freeze_startup_heap()
+    return app
 
 
 def _worker_config(config: GatewayConfig) -> str:
@@ -52,7 +69,9 @@ def serve(config: GatewayConfig, app: Gateway | None = None) -> None:
         "timeout_graceful_shutdown": 30,
     }
     if config.workers == 1:
-        uvicorn.run(app or Gateway(config), **common)
+        app = app or Gateway(config)
+        freeze_startup_heap()
+        uvicorn.run(app, **common)
         return
     os.environ[CONFIG_ENV] = _worker_config(config)
     uvicorn.run(FACTORY, factory=True, workers=config.workers, **common)

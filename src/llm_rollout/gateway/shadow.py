@@ -5,7 +5,9 @@ The copy runs as its own task on its own connection pool (``upstream``) with the
 bound (``Route.shadow_max_concurrency``): when that many copies are in flight the next one is
 dropped and counted in ``shadow_dropped_total``, so a hung candidate holds at most that many
 sockets and never queues work in front of users. Copies consume the whole response, so usage
-and cost are captured, and are recorded with role ``shadow``.
+and cost are captured, and are recorded with role ``shadow``. With a payload log, each copy's
+answer is logged as a ``"role": "shadow"`` line under the user request's id (see
+:mod:`.payloads`), which is what the shadow report's text comparison reads.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import contextlib
 import logging
 
 from ..policy import Route
-from ..records import Status
+from ..records import Role, Status
 from .capture import StreamCapture
+from .payloads import PayloadLog
 from .proxy import Call, Proxy, billed_chars
 from .upstream import Upstream, UpstreamTimeout, UpstreamUnavailable
 
@@ -24,9 +27,12 @@ log = logging.getLogger("llm_rollout.gateway")
 
 
 class ShadowMirror:
-    def __init__(self, proxy: Proxy, upstream: Upstream) -> None:
+    def __init__(
+        self, proxy: Proxy, upstream: Upstream, payloads: PayloadLog | None = None
+    ) -> None:
         self._proxy = proxy
         self._upstream = upstream
+        self._payloads = payloads
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.dropped = 0
@@ -78,6 +84,7 @@ class ShadowMirror:
                 )
                 if result.record is not None:
                     proxy.commit(result.record, call.endpoint)
+                self._log(call, result.body)
                 return
             await self._run_stream(call, payload, prompt_chars, timeout)
         except asyncio.CancelledError:
@@ -92,7 +99,11 @@ class ShadowMirror:
     ) -> None:
         proxy = self._proxy
         pchars = billed_chars(prompt_chars, call.version)
-        capture = StreamCapture(keep_usage_chunk=False, request_prompt_chars=pchars)
+        capture = StreamCapture(
+            keep_usage_chunk=False,
+            request_prompt_chars=pchars,
+            collect=self._payloads is not None,
+        )
         status, http_status = Status.OK, 200
         t0 = proxy.perf()
         resp = None
@@ -101,8 +112,10 @@ class ShadowMirror:
             async with asyncio.timeout(timeout):
                 resp, failed, t0 = await proxy.open(call, payload, timeout, upstream=self._upstream)
                 if resp is None:
-                    if failed is not None and failed.record is not None:
-                        proxy.commit(failed.record, call.endpoint)
+                    if failed is not None:
+                        if failed.record is not None:
+                            proxy.commit(failed.record, call.endpoint)
+                        self._log(call, failed.body)
                     return
                 async for chunk in resp.chunks():
                     capture.feed(chunk, proxy.perf() - t0)
@@ -115,6 +128,11 @@ class ShadowMirror:
                 await resp.close()
         record = proxy.finish_stream(call, capture, proxy.perf() - t0, status, http_status)
         proxy.commit(record, call.endpoint)
+        self._log(call, capture.text().encode())
+
+    def _log(self, call: Call, response: bytes) -> None:
+        if self._payloads is not None:
+            self._payloads.add(call.request_id, None, response, Role.SHADOW)
 
     async def close(self, grace: float = 1.0) -> None:
         """Give copies in flight ``grace`` seconds, then cancel the rest."""

@@ -1,10 +1,12 @@
-"""The gateway's upstream client: one small interface, two transports.
+"""The gateway's upstream client: one small interface, three transports.
 
 :class:`Upstream` is all the request path needs: ``send(...) -> UpstreamResponse`` whose body is
-read whole or chunk by chunk. :class:`AiohttpUpstream` is the real client (chosen over httpx by
-measurement, see docs/gateway.md); :class:`ASGIUpstream` calls an ASGI app in-process, so tests
-put the real mock model behind the gateway without sockets. Transport failures are translated
-here into :class:`UpstreamTimeout` and :class:`UpstreamUnavailable` and nothing else escapes.
+read whole or chunk by chunk. The gateway's own HTTP/1.1 client (:class:`.h1.H1Upstream`) is
+the default; :class:`AiohttpUpstream` is the one it replaced (``upstream_client: aiohttp``,
+both chosen by measurement, see docs/gateway.md); :class:`ASGIUpstream` calls an ASGI app
+in-process, so tests put the real mock model behind the gateway without sockets. Transport
+failures become :class:`UpstreamTimeout` and :class:`UpstreamUnavailable` and nothing else
+escapes.
 """
 
 from __future__ import annotations

@@ -20,12 +20,17 @@ from ..errors import InvalidDataError
 from ..records import Arm, ArmWindow, RequestRecord, Role, Status
 from .migrations import ARM_CODES, ROLE_CODES, STATUS_CODES
 
+# ttft_ms and sticky_bucket are NULL for most records, but sqlite3 binds None only after an
+# adapter lookup that raises and discards an AttributeError per parameter (a bare four-column
+# insert took 1.7 us a row with two Nones, 0.8 us with this): they are sent as -1, which
+# check_record rules out for both, and turned back into NULL by the statement.
+NO_VALUE = -1
 INSERT_SQL = """
 INSERT INTO records (
     request_id, time, rollout, step, arm, role, model, status, http_status, latency_ms,
     ttft_ms, prompt_tokens, completion_tokens, cached_tokens, cost_usd, refused,
     finish_reason, sticky_bucket, usage_estimated, policy_version
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, -1), ?, ?, ?, ?, ?, ?, nullif(?, -1), ?, ?)
 ON CONFLICT (request_id, role) DO NOTHING
 """
 
@@ -63,8 +68,52 @@ def _check_code(codes: Mapping[str, int], value: object, field: str, request_id:
         )
 
 
+INF = math.inf
+
+
+def plainly_valid(r: RequestRecord) -> bool:
+    """The common case in one expression: exactly the types the gateway builds, values in
+    range. True implies :func:`check_record` passes; False only means "look closer".
+
+    Writes run on the gateway's store thread, which holds the GIL while it checks; this takes
+    a fraction of the field-by-field checks' time. (``0.0 <= x < INF`` is False for NaN.)
+    """
+    ttft, bucket = r.ttft_ms, r.sticky_bucket
+    return (
+        type(r.request_id) is str
+        and r.request_id != ""
+        and type(r.rollout_id) is str
+        and type(r.model_digest) is str
+        and type(r.arm) is Arm
+        and type(r.role) is Role
+        and type(r.status) is Status
+        and type(r.step) is int
+        and type(r.http_status) is int
+        and type(r.prompt_tokens) is int
+        and type(r.completion_tokens) is int
+        and type(r.cached_tokens) is int
+        and r.prompt_tokens >= 0
+        and r.completion_tokens >= 0
+        and r.cached_tokens >= 0
+        and type(r.time) is float
+        and 0.0 <= r.time < INF
+        and type(r.latency_ms) is float
+        and 0.0 <= r.latency_ms < INF
+        and type(r.cost_usd) is float
+        and 0.0 <= r.cost_usd < INF
+        and (ttft is None or (type(ttft) is float and 0.0 <= ttft < INF))
+        and (bucket is None or (type(bucket) is int and bucket >= 0))
+    )
+
+
 def check_record(r: RequestRecord) -> None:
     """Everything :func:`record_rows` relies on; raises InvalidDataError naming the field."""
+    if not plainly_valid(r):
+        check_record_closely(r)
+
+
+def check_record_closely(r: RequestRecord) -> None:
+    """Field by field, with a message naming the first problem."""
     r.validate()
     if not isinstance(r.request_id, str) or not r.request_id:
         raise InvalidDataError(f"record {r.request_id!r}: request_id must be a non-empty string")
@@ -74,6 +123,11 @@ def check_record(r: RequestRecord) -> None:
     for name in ("step", "http_status", "prompt_tokens", "completion_tokens", "cached_tokens"):
         if not isinstance(getattr(r, name), int):
             raise InvalidDataError(f"record {r.request_id}: {name} must be an integer")
+    bucket = r.sticky_bucket
+    if bucket is not None and (not isinstance(bucket, int) or bucket < 0):
+        raise InvalidDataError(
+            f"record {r.request_id}: sticky_bucket must be empty or an integer >= 0"
+        )
     _check_code(ARM_CODES, r.arm, "arm", r.request_id)
     _check_code(ROLE_CODES, r.role, "role", r.request_id)
     _check_code(STATUS_CODES, r.status, "status", r.request_id)
@@ -98,14 +152,14 @@ def record_rows(
             status[r.status],
             r.http_status,
             r.latency_ms,
-            r.ttft_ms,
+            NO_VALUE if r.ttft_ms is None else r.ttft_ms,
             r.prompt_tokens,
             r.completion_tokens,
             r.cached_tokens,
             r.cost_usd,
             1 if r.refused else 0,
             r.finish_reason,
-            r.sticky_bucket,
+            NO_VALUE if r.sticky_bucket is None else r.sticky_bucket,
             1 if r.usage_estimated else 0,
             r.policy_version,
         )
