@@ -216,35 +216,126 @@ def test_registry_models_are_used_without_a_models_file(models_file: Path, tmp_p
     assert "# Rollout plan" in stdout
 
 
-def test_measured_rollback_time_is_stated(models_file: Path, tmp_path: Path) -> None:
-    bench = tmp_path / "rollback.json"
-    trials = [
-        {"exit_to_last_answer": t, "commit_to_last_answer": t + 0.1, "failed": 0}
-        for t in (0.2, 0.35, 0.5)
+def bench_trials() -> list[dict[str, object]]:
+    """Trials as bench/bench_rollback.py --json writes them (the fields the plan reads, plus
+    some it does not)."""
+    return [
+        {
+            "rollout": f"bench-rollback-{i}",
+            "cli_seconds": 1.2,
+            "exit_to_last_answer": exit_s,
+            "commit_to_last_answer": exit_s + 0.2,
+            "commit_to_last_start": None,
+            "commit_to_readyz": readyz,
+            "requests": 650,
+            "failed": 0,
+            "skipped": 3,
+        }
+        for i, (exit_s, readyz) in enumerate([(0.0, 0.041), (0.128, 0.081), (0.05, 0.06)])
     ]
-    bench.write_text(json.dumps({"rate": 200, "trials": trials}))
-    js = tmp_path / "plan.json"
-    code, _, _ = invoke(
+
+
+def plan_with_bench(models_file: Path, tmp_path: Path, bench: Path) -> tuple[int, str, str]:
+    return invoke(
         *base_args(models_file),
         "--rate",
         "600",
         "--rollback-bench",
         str(bench),
         "--json",
-        str(js),
+        str(tmp_path / "plan.json"),
         "--out",
         str(tmp_path / "r.md"),
         *FAST,
     )
-    assert code == 0
-    rollback = json.loads(js.read_text())["rollback"]
-    assert rollback["measured"]["trials"] == 3
-    assert rollback["measured"]["exit_to_last_answer_max"] == 0.5
+
+
+def test_measured_rollback_time_is_stated(models_file: Path, tmp_path: Path) -> None:
+    bench = tmp_path / "rollback.json"
+    bench.write_text(json.dumps({"rate": 200, "trials": bench_trials()}))
+    code, _, err = plan_with_bench(models_file, tmp_path, bench)
+    assert code == 0, err
+    rollback = json.loads((tmp_path / "plan.json").read_text())["rollback"]
+    measured = rollback["measured"]
+    assert measured["trials"] == 3
+    assert measured["exit_to_last_answer_max"] == 0.128
+    assert measured["commit_to_applied_max"] == 0.081
+    assert measured["requests"] == 1950
+    assert measured["failed_requests"] == 0
+    assert rollback["switch_seconds"] == 0.081
     assert rollback["under_60s"] is True
-    assert "measured: 3 trials" in (tmp_path / "r.md").read_text()
-    bench.write_text("{}")
-    code, _, err = invoke(
-        *base_args(models_file), "--rate", "600", "--rollback-bench", str(bench), *FAST
-    )
+    md = (tmp_path / "r.md").read_text()
+    summary = next(line for line in md.splitlines() if line.startswith("- **Rollback**"))
+    assert "(measured)" in summary
+    assert "returns -> last candidate answer p100 128 ms" in summary
+    assert "commit -> every gateway applied it p100 81 ms" in summary
+    assert "0 of 1,950 requests failed (3 trials at 200 requests/s" in summary
+    # The benchmark's JSON records no date or machine: the runbook says so
+    assert "date not recorded in the file (file modified" in summary
+    assert "machine not recorded in the file" in summary
+    assert "estimate" not in summary
+
+
+def test_a_bench_file_with_its_date_and_machine_is_quoted(
+    models_file: Path, tmp_path: Path
+) -> None:
+    bench = tmp_path / "rollback.json"
+    doc = {"rate": 200, "date": "2026-11-28", "machine": "2 cores", "trials": bench_trials()}
+    bench.write_text(json.dumps(doc))
+    code, _, err = plan_with_bench(models_file, tmp_path, bench)
+    assert code == 0, err
+    md = (tmp_path / "r.md").read_text()
+    assert "2026-11-28; 2 cores)" in md
+    assert "not recorded" not in md
+
+
+def test_without_a_measurement_the_rollback_time_is_an_estimate(models_file: Path) -> None:
+    code, stdout, _ = invoke(*base_args(models_file), "--rate", "600", *FAST)
+    assert code == 0
+    summary = next(line for line in stdout.splitlines() if line.startswith("- **Rollback**"))
+    assert "**an estimate**" in summary
+    assert "--rollback-bench" in summary
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("not json", "invalid JSON"),
+        ("{}", "expected a non-empty list of 'trials'"),
+        ('{"trials": []}', "expected a non-empty list of 'trials'"),
+        ('{"trials": [{"exit_to_last_answer": 0.1}]}', "trial 1 has no 'commit_to_last_answer'"),
+        (
+            '{"trials": [{"exit_to_last_answer": "fast", "commit_to_last_answer": 0.1}]}',
+            "trial 1: exit_to_last_answer must be a number of seconds",
+        ),
+        (
+            '{"trials": [{"exit_to_last_answer": 0.1, "commit_to_last_answer": 0.1, '
+            '"failed": -1}]}',
+            "trial 1: failed must be a count >= 0",
+        ),
+    ],
+)
+def test_a_malformed_bench_file_is_named_with_exit_code_2(
+    models_file: Path, tmp_path: Path, content: str, reason: str
+) -> None:
+    bench = tmp_path / "rollback.json"
+    bench.write_text(content)
+    code, _, err = plan_with_bench(models_file, tmp_path, bench)
     assert code == 2
-    assert "--rollback-bench" in err
+    assert f"--rollback-bench: {bench} is not the JSON of bench/bench_rollback.py" in err
+    assert reason in err
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_a_missing_bench_file_is_named(models_file: Path, tmp_path: Path) -> None:
+    bench = tmp_path / "nope.json"
+    code, _, err = plan_with_bench(models_file, tmp_path, bench)
+    assert code == 2
+    assert f"--rollback-bench: cannot read {bench}" in err
+
+
+@pytest.mark.parametrize("value", ["0s", "soon"])
+def test_a_bad_longest_shadow_is_named(models_file: Path, value: str) -> None:
+    code, _, err = invoke(*base_args(models_file), "--rate", "600", "--max-shadow", value, *FAST)
+    assert code == 2
+    assert "--max-shadow" in err

@@ -176,9 +176,14 @@ def _versions(models: Path | None, home: Path | None) -> tuple[list[Any], str]:
 )
 @click.option("--max-dwell", help="longest dwell a step may be planned for, e.g. 6h")
 @click.option(
+    "--max-shadow",
+    help="longest shadow phase the gates' needs may ask for, e.g. 7h (default: the risk level's)",
+)
+@click.option(
     "--rollback-bench",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="JSON of `python bench/bench_rollback.py --json FILE` (measured rollback)",
+    help="JSON of `python bench/bench_rollback.py --json FILE`: the runbook states the measured "
+    "rollback time instead of an estimate",
 )
 @click.option("--name", help="rollout name in the spec [the candidate's name]")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -229,6 +234,7 @@ def plan(
     quality_gain: float,
     steps_text: str | None,
     max_dwell: str | None,
+    max_shadow: str | None,
     rollback_bench: Path | None,
     name: str | None,
     seed: int,
@@ -255,6 +261,7 @@ def plan(
         verify_plan,
     )
     from ..plan.inputs import check_traffic, parse_tokens
+    from ..plan.text import duration
 
     problems = check_traffic(rate, daily_cycle)
     if problems:
@@ -279,6 +286,7 @@ def plan(
         quality_gain=quality_gain,
         steps=_steps(steps_text),
         max_dwell=_seconds(max_dwell, "--max-dwell"),
+        max_shadow=_seconds(max_shadow, "--max-shadow"),
         rollback=evidence,
         name=name,
         seed=seed,
@@ -312,9 +320,15 @@ def plan(
         return
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
+    ab = (
+        f", then the A/B step: {duration(result.time_to_promotion())} to promotion"
+        if result.ab.in_spec
+        else " to promotion"
+    )
     click.echo(
-        f"plan {inputs.name}: {len(result.steps)} steps, "
-        f"{result.total_duration() / 3600:.1f} h to promotion; runbook {out}"
+        f"plan {inputs.name}: shadow {100 * result.shadow.sample:.3g}% for "
+        f"{duration(result.shadow.duration)}, {len(result.steps)} steps, "
+        f"{duration(result.total_duration())} through the last step{ab}; runbook {out}"
         + (f", JSON {json_out}" if json_out else "")
         + (f", spec {spec_out}" if spec_out else "")
     )

@@ -8,8 +8,9 @@
 
 Modules: :mod:`.risk` (what low / medium / high mean), :mod:`.noise` (the noise profile that
 ``llm-rollout calibrate`` writes), :mod:`.inputs`, :mod:`.detect` (detection probability of a
-stage from the judge's confidence sequences), :mod:`.planner`, :mod:`.ab`, :mod:`.rollback`,
-:mod:`.runbook`, :mod:`.export`, :mod:`.verify`.
+stage from the judge's confidence sequences), :mod:`.stages` (the phases as the detection model
+sees them), :mod:`.shadow` (the shadow phase sized from its gates' needs), :mod:`.planner`,
+:mod:`.ab`, :mod:`.rollback`, :mod:`.runbook`, :mod:`.export`, :mod:`.verify`.
 """
 
 from .export import plan_dict, plan_json, spec_document, spec_yaml

@@ -83,9 +83,15 @@ class PlanInputs:
     quality_gain: float = 0.10  # relative thumbs-down reduction the candidate should deliver
     steps: tuple[float, ...] | None = None  # overrides the risk level's step list
     max_dwell: float | None = None  # overrides the risk level's longest step dwell, seconds
+    max_shadow: float | None = None  # overrides the risk level's longest shadow phase, seconds
     rollback: RollbackEvidence | None = None
     seed: int = 0
     behaviour_assumed: bool = False
+
+    @property
+    def shadow_cap(self) -> float:
+        """The longest shadow phase the gates' needs may ask for, seconds."""
+        return self.max_shadow or self.risk.shadow_max_duration
 
     def profiles(self) -> tuple[ModelProfile, ModelProfile]:
         """The simulator's profiles of both arms: shared behaviour, own prices and tokens."""
@@ -205,6 +211,7 @@ def build_inputs(
     quality_gain: float = 0.10,
     steps: tuple[float, ...] | None = None,
     max_dwell: float | None = None,
+    max_shadow: float | None = None,
     rollback: RollbackEvidence | None = None,
     name: str | None = None,
     seed: int = 0,
@@ -220,6 +227,8 @@ def build_inputs(
         problems.append(("--quality-gain", f"must be within [0, 1), got {quality_gain!r}"))
     if max_dwell is not None and not (math.isfinite(max_dwell) and max_dwell > 0):
         problems.append(("--max-dwell", "must be a duration > 0"))
+    if max_shadow is not None and not (math.isfinite(max_shadow) and max_shadow > 0):
+        problems.append(("--max-shadow", "must be a duration > 0"))
     if steps is not None:
         ws = list(steps)
         if not ws or ws[-1] != 100 or any(b <= a for a, b in pairwise(ws)) or (ws[0] <= 0):
@@ -251,6 +260,7 @@ def build_inputs(
         quality_gain=quality_gain,
         steps=steps,
         max_dwell=max_dwell,
+        max_shadow=max_shadow,
         rollback=rollback,
         seed=seed,
         behaviour_assumed=behaviour_assumed,

@@ -55,6 +55,19 @@ class StepPlan:
 
 
 @dataclass(frozen=True)
+class ShadowNeed:
+    """What one reference regression needs in the shadow phase, at the planned sample."""
+
+    regression: str
+    gates: tuple[str, ...]  # the shadow rules it moves
+    checks: int | None  # to reach the power at the planned sample; None: not within the phase
+    candidate_samples: float | None  # shadow calls by then
+    baseline_samples: float | None  # served baseline calls by then
+    power: float  # reached at ``checks`` (else by the end of the phase)
+    full_mirror_checks: int | None  # at a 100% mirror; None: not even within 4x the cap
+
+
+@dataclass(frozen=True)
 class ShadowPlan:
     sample: float
     checks: int
@@ -65,6 +78,14 @@ class ShadowPlan:
     alerts: tuple[tuple[str, float], ...]  # (gate, above) in the spec
     spend_per_day: float  # USD per day of shadow calls (extra: nothing is saved)
     spend_phase: float  # USD for the whole shadow phase
+    max_duration: float = 0.0  # the longest shadow the needs could ask for (risk level's cap)
+    floor_duration: float = 0.0  # the risk level's minimum duration
+    floor_samples: int = 0  # the risk level's minimum shadow calls
+    needs: tuple[ShadowNeed, ...] = ()  # every breach regression the shadow gates can see
+    sized_for: tuple[str, ...] = ()  # those detected with the power within the phase
+    driven_by: tuple[str, ...] = ()  # those whose need sets the duration (else the floor)
+    not_judged: tuple[str, ...] = ()  # breach regressions no shadow gate sees (thumbs-down)
+    max_concurrency: int = 32  # shadow calls in flight the gateway allows
 
 
 @dataclass(frozen=True)
@@ -129,7 +150,14 @@ class Plan:
         return ("shadow", *(f"{s.weight:g}%" for s in self.steps))
 
     def total_duration(self) -> float:
+        """Shadow and every step, through the 100% soak (the A/B step, if any, comes after)."""
         return self.shadow.duration + sum(s.dwell for s in self.steps)
+
+    def time_to_promotion(self) -> float:
+        """Until the controller promotes: after the 100% soak the A/B step in the spec must
+        PASS first (its FAIL or an inconclusive end rolls back)."""
+        ab = self.ab.duration if self.ab.in_spec and self.ab.duration is not None else 0.0
+        return self.total_duration() + ab
 
 
 def to_jsonable(value: Any) -> Any:

@@ -9,7 +9,10 @@ Order of the decisions (each uses the ones before):
 2. Bounds: the risk level's, raised where they do not clear the noise floor by a margin.
 3. Steps: the risk level's list, without steps that cannot gather ``min_step_samples``
    requests per arm within the longest dwell (at this traffic they would judge nothing).
-4. Shadow: the sample fraction that gives ``shadow_samples`` calls in ``shadow_duration``.
+4. Shadow (:mod:`.shadow`): for the reference regressions the shadow gates can see (all but
+   thumbs-down), the smallest sample fraction at which they are detected with the risk level's
+   power within its longest shadow, and the duration the slowest of them needs; the risk
+   level's minimum duration and shadow calls are a floor.
 5. Dwell: for each reference regression beyond a bound and each step, the number of checks
    at which the gates detect it with the risk level's power (:mod:`.detect`). The regression
    is assigned to the first step that gets there within the dwell target, else to the step
@@ -17,6 +20,9 @@ Order of the decisions (each uses the ones before):
    regressions need, at least the minimum dwell and the time for its minimum samples.
 6. The detection probability of each reference regression by the end of every stage, for a
    regression present from the start (shadow first), from one Monte Carlo of the whole plan.
+   It is stated at the shadow phase when the shadow is sized for the regression, else at the
+   step sized for it. The steps keep their own sizing either way: a regression the shadow
+   misses, or one that appears only later, still meets a step that detects it.
 """
 
 from __future__ import annotations
@@ -50,6 +56,17 @@ from .model import (
 from .risk import RiskLevel
 from .rollback import plan_rollback
 from .rules import AFFECTS, moved_by, references, stage_rules
+from .shadow import (
+    REACH,
+    ShadowCase,
+    ShadowModel,
+    ShadowSizing,
+    floor_design,
+    shadow_concurrency,
+    size_shadow,
+)
+from .stages import canary_stage, min_samples, shadow_stage, traffic_of, windows
+from .text import duration
 
 MARGIN = 0.03  # a bound must exceed 1 + noise floor by at least this much
 SEARCH_REPS = 1000
@@ -155,40 +172,6 @@ def choose_bounds(
     return out
 
 
-# --- traffic ----------------------------------------------------------------------------------
-
-
-def _traffic(inputs: PlanInputs) -> Traffic:
-    return Traffic(inputs.rate, inputs.daily_cycle, inputs.peak_hour, inputs.start_hour)
-
-
-def _windows(traffic: Traffic, start: float, checks: int, interval: float) -> list[float]:
-    return [
-        traffic.expected(start + k * interval, start + (k + 1) * interval) for k in range(checks)
-    ]
-
-
-def _stage(
-    label: str,
-    traffic: Traffic,
-    start: float,
-    checks: int,
-    interval: float,
-    weight: float,
-    shadow: float = 0.0,
-) -> Stage:
-    per = _windows(traffic, start, checks, interval)
-    if shadow > 0:
-        return Stage(label, tuple(per), tuple(x * shadow for x in per), feedback=False)
-    w = weight / 100.0
-    return Stage(label, tuple(x * (1 - w) for x in per), tuple(x * w for x in per))
-
-
-def _min_samples(expected: float) -> int:
-    """A sample minimum the expected traffic reaches with ~99.9% probability (Poisson)."""
-    return max(1, math.floor(expected - 3.0 * math.sqrt(max(expected, 0.0))))
-
-
 # --- spec -------------------------------------------------------------------------------------
 
 
@@ -241,13 +224,19 @@ def _spec_doc(
 
 
 def _shadow_doc(
-    sample: float, checks: int, interval: float, min_samples: int, alerts: list[tuple[str, float]]
+    sample: float,
+    checks: int,
+    interval: float,
+    n_min: int,
+    alerts: list[tuple[str, float]],
+    concurrency: int,
 ) -> dict[str, Any]:
     return {
         "enabled": True,
         "sample": sample,
+        "max_concurrency": concurrency,
         "min_duration": checks * interval,
-        "min_samples": min_samples,
+        "min_samples": n_min,
         "max_duration": 3 * checks * interval,
         "alerts": [{"gate": g, "above": round(a, 4)} for g, a in alerts],
     }
@@ -268,13 +257,6 @@ def _parse(doc: dict[str, Any]) -> RolloutSpec:
 
 
 # --- the plan ---------------------------------------------------------------------------------
-
-
-def _sample_fraction(wanted: float, available: float) -> float:
-    """Shadow sample: at least 1%, at most 100%, rounded up to two significant digits."""
-    raw = min(1.0, max(0.01, wanted / max(available, 1e-9)))
-    digits = 1 - math.floor(math.log10(raw))
-    return float(min(1.0, math.ceil(raw * 10**digits - 1e-9) / 10**digits))
 
 
 def _breach(reg: Regression, spec: RolloutSpec, base: ModelProfile, cand: ModelProfile) -> bool:
@@ -362,7 +344,7 @@ def _context(inputs: PlanInputs) -> _Ctx:
         cost,
         base,
         cand,
-        _traffic(inputs),
+        traffic_of(inputs),
         inputs.max_dwell or inputs.risk.max_dwell,
         expected_out,
         scale,
@@ -445,22 +427,70 @@ def _ab_start(ctx: _Ctx) -> tuple[bool, str, dict[str, Any] | None]:
     return True, why, doc
 
 
-def _shadow_design(
-    ctx: _Ctx, bounds: dict[str, BoundChoice]
-) -> tuple[float, int, Stage, dict[str, Any], list[tuple[str, float]]]:
-    risk = ctx.inputs.risk
-    rate = ctx.inputs.rate
-    sample = _sample_fraction(risk.shadow_samples, rate * risk.shadow_duration / 60.0)
-    checks = max(1, math.ceil(risk.shadow_duration / ctx.interval))
-    while rate * sample * checks * ctx.interval / 60 < risk.shadow_samples and checks < 288:
-        checks += 1
-    alerts = [
+def _alerts(bounds: dict[str, BoundChoice]) -> list[tuple[str, float]]:
+    return [
         ("cost", bounds["alert.cost"].spec_value),
         ("latency", bounds["alert.latency"].spec_value),
     ]
-    stage = _stage("shadow", ctx.traffic, 0.0, checks, ctx.interval, 0.0, shadow=sample)
-    doc = _shadow_doc(sample, checks, ctx.interval, _min_samples(sum(stage.candidate)), alerts)
-    return sample, checks, stage, doc, alerts
+
+
+def _shadow_doc_for(
+    ctx: _Ctx, sample: float, checks: int, alerts: list[tuple[str, float]]
+) -> dict[str, Any]:
+    stage = shadow_stage(ctx.traffic, 0.0, checks, ctx.interval, sample)
+    n_min = min_samples(sum(stage.candidate))
+    peak = ctx.inputs.rate * (1.0 + ctx.inputs.daily_cycle)
+    concurrency = shadow_concurrency(sample, peak, ctx.cand)
+    return _shadow_doc(sample, checks, ctx.interval, n_min, alerts, concurrency)
+
+
+def _shadow_cases(
+    ctx: _Ctx, spec: RolloutSpec, breach: dict[str, bool]
+) -> tuple[list[ShadowCase], list[str]]:
+    """The breach regressions the shadow gates can see, and those none can (thumbs-down: shadow
+    calls get no feedback)."""
+    cases: list[ShadowCase] = []
+    unseen: list[str] = []
+    for reg in references():
+        label = reg.label()
+        if not breach[label]:
+            continue
+        rules = stage_rules(spec, "shadow", ctx.stats_for(reg), reg)
+        gates = tuple(moved_by(reg, rules))
+        if not gates:
+            unseen.append(label)
+            continue
+        cases.append(ShadowCase(label, Arm(ctx.cand, (reg,)), tuple(rules), gates))
+    return cases, unseen
+
+
+def _size_shadow(
+    ctx: _Ctx, spec: RolloutSpec, breach: dict[str, bool]
+) -> tuple[ShadowSizing, list[str]]:
+    """The shadow's sample and checks from its gates' needs (:mod:`.shadow`), and the breach
+    regressions it cannot see."""
+    inputs, risk = ctx.inputs, ctx.inputs.risk
+    cases, unseen = _shadow_cases(ctx, spec, breach)
+    model = ShadowModel(
+        ctx.traffic,
+        ctx.interval,
+        Arm(ctx.base),
+        risk.power,
+        inputs.noise.drift,
+        inputs.noise.run_variation,
+        ctx.search_reps,
+        inputs.seed + 4243,  # a seed stream of its own, apart from the steps' search
+    )
+    sizing = size_shadow(
+        model,
+        cases,
+        rate=inputs.rate,
+        floor_duration=risk.shadow_duration,
+        floor_samples=risk.shadow_samples,
+        cap=inputs.shadow_cap,
+    )
+    ctx.warnings.extend(sizing.warnings)
+    return sizing, unseen
 
 
 def _size_steps(
@@ -492,7 +522,7 @@ def _size_steps(
             continue
         options: list[tuple[float, int]] = []
         for i, w in enumerate(judged):
-            stage = _stage(f"{w:g}%", ctx.traffic, starts[w], k_max, interval, w)
+            stage = canary_stage(f"{w:g}%", ctx.traffic, starts[w], k_max, interval, w)
             curve = stage_curve(
                 stage,
                 base_arm,
@@ -525,9 +555,9 @@ def _size_steps(
     for w in kept:
         for_here = tuple(label for label, (cw, _) in choice.items() if cw == w)
         checks = max([k_los[w], *(choice[label][1] for label in for_here)])
-        stage = _stage(f"{w:g}%", ctx.traffic, start, checks, interval, w)
+        stage = canary_stage(f"{w:g}%", ctx.traffic, start, checks, interval, w)
         n_min = sum(stage.candidate) if w >= 100 else min(sum(stage.candidate), sum(stage.baseline))
-        sized.step_docs.append(_step_doc(w, checks, interval, _min_samples(n_min)))
+        sized.step_docs.append(_step_doc(w, checks, interval, min_samples(n_min)))
         sized.plans.append({"needs": tuple(needs_at.get(w, ())), "sized_for": for_here})
         start += checks * interval
         say(f"step {w:g}%: {checks} checks")
@@ -600,9 +630,12 @@ def _detections(
     stages: list[tuple[str, Stage]],
     breach: dict[str, bool],
     assigned: dict[str, str],
+    shadow_gaps: dict[str, str],
     reps: int,
 ) -> list[Detection]:
-    """One Monte Carlo of the whole plan per reference regression, present from the start."""
+    """One Monte Carlo of the whole plan per reference regression, present from the start.
+    ``assigned``: the stage each is stated at (shadow or a step); ``shadow_gaps``: why the
+    shadow is not, for those its gates see but cannot catch within the longest shadow."""
     noise = ctx.inputs.noise
     out = []
     for j, reg in enumerate(references()):
@@ -632,6 +665,8 @@ def _detections(
         elif where is None:
             note = _undetected_note(ctx, reg, spec)
             ctx.warnings.append(f"{label}: {note}")
+            if label in shadow_gaps:
+                note = f"{shadow_gaps[label]}; {note}"
         gates = tuple(moved_by(reg, [r for _, rules in staged for r in rules]))
         out.append(
             Detection(
@@ -656,7 +691,7 @@ def _step_plans(ctx: _Ctx, sized: _Sized, shadow_checks: int) -> list[StepPlan]:
     for doc, info in zip(sized.step_docs, sized.plans, strict=True):
         w = doc["weight"]
         k = round(doc["min_dwell"] / interval)
-        win = _windows(ctx.traffic, t, k, interval)
+        win = windows(ctx.traffic, t, k, interval)
         t += k * interval
         share = w / 100.0
         out.append(
@@ -699,7 +734,13 @@ def build_plan(
     _general_warnings(ctx, bounds)
     kept, dropped = _choose_steps(ctx)
     ab_advised, ab_why, ab_doc = _ab_start(ctx)
-    sample, s_checks, s_stage, shadow_doc, alerts = _shadow_design(ctx, bounds)
+    alerts = _alerts(bounds)
+    # A provisional shadow (the risk level's minimum): the rules' alphas depend on the phases
+    # and gates, not on the shadow's size, so the draft spec serves to size it.
+    floor = floor_design(
+        inputs.rate, inputs.risk.shadow_duration, inputs.risk.shadow_samples, ctx.interval
+    )
+    shadow_doc = _shadow_doc_for(ctx, *floor, alerts)
     step_docs = [_step_doc(w, 1, ctx.interval, 1) for w in kept]
 
     def draft(ab: dict[str, Any] | None) -> RolloutSpec:
@@ -707,6 +748,12 @@ def build_plan(
 
     spec = draft(ab_doc)
     breach = {r.label(): _breach(r, spec, ctx.base, ctx.cand) for r in references()}
+    say("sizing the shadow phase")
+    sizing, unseen = _size_shadow(ctx, spec, breach)
+    sample, s_checks = sizing.sample, sizing.checks
+    shadow_doc = _shadow_doc_for(ctx, sample, s_checks, alerts)
+    s_stage = shadow_stage(ctx.traffic, 0.0, s_checks, ctx.interval, sample)
+    say(f"shadow: {sample:g} for {s_checks} checks")
     say("sizing the steps")
     sized = _size_steps(ctx, spec, kept, s_checks, breach, say)
     step_docs = sized.step_docs
@@ -721,10 +768,16 @@ def build_plan(
         k = round(doc["min_dwell"] / ctx.interval)
         if doc["weight"] < 100:
             stages.append(
-                (f"{doc['weight']:g}%", _stage("", ctx.traffic, t, k, ctx.interval, doc["weight"]))
+                (
+                    f"{doc['weight']:g}%",
+                    canary_stage("", ctx.traffic, t, k, ctx.interval, doc["weight"]),
+                )
             )
         t += k * ctx.interval
-    detections = _detections(ctx, spec, stages, breach, sized.assigned, reps)
+    stated_at = {**sized.assigned, **dict.fromkeys(sizing.sized_for, "shadow")}
+    gaps = _shadow_gaps(sizing, ctx.interval, inputs.shadow_cap)
+    detections = _detections(ctx, spec, stages, breach, stated_at, gaps, reps)
+    _note_shadow_only(ctx, sizing, sized.assigned)
     n_shadow = sum(s_stage.candidate)
     shadow = ShadowPlan(
         sample=sample,
@@ -736,6 +789,14 @@ def build_plan(
         alerts=tuple(alerts),
         spend_per_day=sample * ctx.cost.requests_per_day * ctx.cost.candidate_per_request,
         spend_phase=n_shadow * ctx.cost.candidate_per_request,
+        max_duration=inputs.shadow_cap,
+        floor_duration=inputs.risk.shadow_duration,
+        floor_samples=inputs.risk.shadow_samples,
+        needs=sizing.needs,
+        sized_for=sizing.sized_for,
+        driven_by=sizing.driven_by,
+        not_judged=tuple(unseen),
+        max_concurrency=shadow_doc["max_concurrency"],
     )
     p999 = ctx.cand.latency_ms * math.exp(NormalDist().inv_cdf(0.999) * ctx.cand.latency_sigma)
     rollback = plan_rollback(inputs.rollback, p999 / 1000.0, inputs.candidate.timeout)
@@ -764,6 +825,34 @@ def build_plan(
         reps=reps,
         search_reps=search_reps,
     )
+
+
+def _shadow_gaps(sizing: ShadowSizing, interval: float, cap: float) -> dict[str, str]:
+    """Why the shadow does not state a regression it can see: what a 100% mirror would need."""
+    out = {}
+    for n in sizing.needs:
+        if n.regression in sizing.sized_for:
+            continue
+        need = (
+            f"a 100% mirror would need {duration(n.full_mirror_checks * interval)}"
+            if n.full_mirror_checks is not None
+            else f"a 100% mirror needs more than {duration(REACH * cap)}"
+        )
+        out[n.regression] = f"not in shadow ({need}, longest shadow {duration(cap)})"
+    return out
+
+
+def _note_shadow_only(ctx: _Ctx, sizing: ShadowSizing, at_steps: dict[str, str]) -> None:
+    """A regression only the shadow is sized for: a later onset would meet no step sized for
+    it, which the runbook should say."""
+    for label in sizing.sized_for:
+        if label not in at_steps:
+            ctx.notes.append(
+                f"{label}: the shadow phase is sized to detect it; no canary step detects it "
+                f"with {ctx.inputs.risk.power:.0%} power within "
+                f"{ctx.max_dwell / 3600:g} h, so one that appears after the shadow phase is "
+                "caught late or not at all"
+            )
 
 
 def k_lo_of(risk: RiskLevel, inputs: PlanInputs, w: float, interval: float) -> int:
@@ -818,7 +907,7 @@ def _undetected_note(ctx: _Ctx, reg: Regression, spec: RolloutSpec) -> str:
         return "no step with a concurrent baseline"
     w = min(judged, key=lambda x: abs(50 - x))
     k_max = math.floor(4 * ctx.max_dwell / interval)
-    stage = _stage(f"{w:g}%", ctx.traffic, 0.0, k_max, interval, w)
+    stage = canary_stage(f"{w:g}%", ctx.traffic, 0.0, k_max, interval, w)
     curve = stage_curve(
         stage,
         Arm(ctx.base),

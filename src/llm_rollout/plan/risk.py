@@ -5,17 +5,23 @@ sized for (1 - beta), the step list, the gate bounds, the shadow phase and how l
 reasonably dwell. ``medium`` is the spec's built-in defaults; ``low`` is slower and stricter
 (more steps, tighter bounds, more power); ``high`` is faster and looser.
 
-=========  =====  =====  ===========================  ==============  =======================
-level      alpha  power  steps (%)                    dwell target    bounds
-                                                      / longest
-=========  =====  =====  ===========================  ==============  =======================
-low        0.005  0.95   1, 5, 10, 25, 50, 75, 100    2 h / 8 h       cost 1.1, p99 1.25, ...
-medium     0.01   0.90   1, 10, 25, 50, 75, 100       1 h / 4 h       the spec defaults
-high       0.05   0.80   10, 50, 100                  30 min / 1 h    cost 1.3, p99 2.0, ...
-=========  =====  =====  ===========================  ==============  =======================
+=========  =====  =====  ===========================  ==============  ==================  ==========
+level      alpha  power  steps (%)                    dwell target    shadow: minimum     bounds
+                                                      / longest       / longest
+=========  =====  =====  ===========================  ==============  ==================  ==========
+low        0.005  0.95   1, 5, 10, 25, 50, 75, 100    2 h / 8 h       30 min, 1000 / 4 h  cost 1.1
+medium     0.01   0.90   1, 10, 25, 50, 75, 100       1 h / 4 h       15 min, 500 / 2 h   defaults
+high       0.05   0.80   10, 50, 100                  30 min / 1 h    10 min, 300 / 1 h   cost 1.3
+=========  =====  =====  ===========================  ==============  ==================  ==========
 
 A reference regression is assigned to the first (smallest) step that detects it within the
 dwell target; when none does, to the step that detects it fastest within the longest dwell.
+
+The shadow phase is sized for the regressions its gates can see, up to its longest duration:
+twice the dwell target, never more than the longest step dwell. Shadow exposes no user, so it
+may take longer than a step is meant to; but every hour of it delays the whole rollout and
+mirrored calls are paid on top of the served ones, so it gets no more wall time than the one
+step allowed to dwell longest.
 """
 
 from __future__ import annotations
@@ -76,8 +82,9 @@ class RiskLevel:
     max_dwell: float = 14_400.0  # longest dwell a step may be planned for, seconds
     target_dwell: float = 3600.0  # a regression goes to the first step detecting it this fast
     min_step_samples: int = 200  # candidate samples below which a step judges nothing useful
-    shadow_duration: float = 900.0  # seconds
-    shadow_samples: int = 500  # shadow calls the phase should give at least
+    shadow_duration: float = 900.0  # shortest shadow phase, seconds (a floor)
+    shadow_samples: int = 500  # shadow calls the phase should give at least (a floor)
+    shadow_max_duration: float = 7200.0  # longest shadow phase the gates' needs may ask for
     soak: float = 900.0  # dwell of the 100% step (no concurrent baseline: nothing to judge)
     ab_max_duration: float = 7 * 86_400.0  # longest A/B step worth proposing
     description: str = ""
@@ -97,6 +104,7 @@ class RiskLevel:
             "min_step_samples": self.min_step_samples,
             "shadow_duration": self.shadow_duration,
             "shadow_samples": self.shadow_samples,
+            "shadow_max_duration": self.shadow_max_duration,
             "soak": self.soak,
             "ab_max_duration": self.ab_max_duration,
             "description": self.description,
@@ -128,6 +136,7 @@ RISK_LEVELS: dict[str, RiskLevel] = {
         target_dwell=7200.0,
         shadow_duration=1800.0,
         shadow_samples=1000,
+        shadow_max_duration=14_400.0,
         soak=1800.0,
         ab_max_duration=14 * 86_400.0,
         description="slow and strict: more steps, tighter bounds, 95% power, 0.5% false rollbacks",
@@ -178,6 +187,7 @@ RISK_LEVELS: dict[str, RiskLevel] = {
         min_step_samples=100,
         shadow_duration=600.0,
         shadow_samples=300,
+        shadow_max_duration=3600.0,
         soak=600.0,
         ab_max_duration=2 * 86_400.0,
         description="fast and loose: three steps, looser bounds, 80% power, 5% false rollbacks",

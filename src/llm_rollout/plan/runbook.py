@@ -10,8 +10,10 @@ from ._arm import Arm
 from ._cs import mixture_radius
 from .export import spec_yaml
 from .inputs import ModelInput
-from .model import Plan, StepPlan
+from .model import Plan, ShadowNeed, StepPlan
 from .planner import MARGIN
+from .rollback import measured_text
+from .shadow import REACH
 from .text import count, duration, num, pct, table, usd
 from .verify import TOLERANCE, Verification
 
@@ -29,8 +31,9 @@ def _gate_list(plan: Plan) -> str:
     )
 
 
-def _seconds(seconds: float) -> str:
-    return duration(seconds) if seconds >= 1 else f"{seconds:.2f} s"
+def _fraction(x: float) -> str:
+    """A sample fraction as the spec reads it: 5.6%, 37%, 100%."""
+    return f"{100 * x:.3g}%"
 
 
 def _model_detail(m: ModelInput) -> str:
@@ -56,11 +59,7 @@ def _summary(plan: Plan) -> list[str]:
         f" **cost policy** `{i.cost_policy}`.",
         f"- **Cost**: {usd(c.baseline_per_request)} -> {usd(c.candidate_per_request)} per request "
         f"(**{c.ratio:.2f}x**), {usd(c.per_day_full)} per day more at 100%.",
-        f"- **Schedule**: shadow {duration(plan.shadow.duration)} at {pct(plan.shadow.sample, 0)}, "
-        + ", ".join(f"{s.weight:g}% for {duration(s.dwell)}" for s in plan.steps)
-        + f": **{duration(plan.total_duration())}** to promotion"
-        + (f", then an A/B step of {duration(plan.ab.duration)}" if plan.ab.in_spec else "")
-        + ".",
+        _schedule(plan),
         f"- **False rollbacks**: at most {pct(i.risk.alpha)} of good candidates (alpha split over "
         f"{len(plan.spec.gates.enabled())} gates and {plan.spec.looks()} phases), as long as the "
         "noise stays below the floor the bounds clear.",
@@ -71,9 +70,7 @@ def _summary(plan: Plan) -> list[str]:
             for d in plan.detections
         )
         + ".",
-        f"- **Rollback**: {_seconds(plan.rollback.total_seconds)}"
-        f" ({'measured' if plan.rollback.measured else 'estimated'}), "
-        f"{'under' if plan.rollback.under_60s else 'NOT under'} 60 s; no redeploy.",
+        _rollback_summary(plan),
         f"- Steps judged: {', '.join(f'{s.weight:g}%' for s in judged)}"
         + (
             f"; dropped: {', '.join(f'{w:g}%' for w in plan.dropped_steps)}"
@@ -83,6 +80,39 @@ def _summary(plan: Plan) -> list[str]:
         + ".",
     ]
     return lines
+
+
+def _schedule(plan: Plan) -> str:
+    """The phases in the controller's order: shadow, the steps through the 100% soak, then the
+    A/B step if the spec has one, and only then promotion."""
+    head = (
+        f"- **Schedule**: shadow {duration(plan.shadow.duration)} at "
+        f"{_fraction(plan.shadow.sample)}, "
+        + ", ".join(f"{s.weight:g}% for {duration(s.dwell)}" for s in plan.steps)
+    )
+    if not plan.ab.in_spec:
+        return head + f": **{duration(plan.total_duration())}** to promotion."
+    return (
+        head + f" ({duration(plan.total_duration())} through the 100% soak), then the A/B step at "
+        f"{plan.ab.weight:g}/{100 - plan.ab.weight:g} for {duration(plan.ab.duration)}: "
+        f"**{duration(plan.time_to_promotion())} to promotion** if the A/B rule passes (a "
+        "failed or inconclusive A/B rolls back)."
+    )
+
+
+def _rollback_summary(plan: Plan) -> str:
+    rb = plan.rollback
+    limit = "under" if rb.under_60s else "NOT under"
+    if rb.measured is not None:
+        return (
+            f"- **Rollback** (measured): {measured_text(rb.measured)}. This candidate's last "
+            f"in-flight answer ends about {rb.total_seconds:.1f} s after the commit, {limit} "
+            "60 s; no redeploy."
+        )
+    return (
+        f"- **Rollback**: about {rb.total_seconds:.1f} s to the last candidate answer, **an "
+        f"estimate** (no measurement given: pass --rollback-bench), {limit} 60 s; no redeploy."
+    )
 
 
 def _inputs(plan: Plan) -> str:
@@ -143,7 +173,11 @@ def _risk(plan: Plan) -> str:
             f"{duration(plan.inputs.max_dwell or r.max_dwell)}",
         ],
         ["candidate samples a step needs at least", f"{r.min_step_samples}"],
-        ["shadow: duration / samples", f"{duration(r.shadow_duration)} / {r.shadow_samples}"],
+        [
+            "shadow: minimum duration / minimum shadow calls / longest",
+            f"{duration(r.shadow_duration)} / {r.shadow_samples} / "
+            f"{duration(plan.inputs.shadow_cap)}",
+        ],
         [
             "bounds (relative to the planned candidate)",
             f"cost {r.bounds.cost:g}, p99 latency {r.bounds.latency_p99:g}, output mean "
@@ -161,7 +195,7 @@ def _costs(plan: Plan) -> str:
     rows = [
         [
             "shadow",
-            f"{pct(plan.shadow.sample, 1)} mirrored",
+            f"{_fraction(plan.shadow.sample)} mirrored",
             usd(plan.shadow.spend_per_day),
             f"{usd(plan.shadow.spend_phase)} for the phase (extra spend: shadow calls are "
             "never served)",
@@ -220,28 +254,139 @@ def _bounds(plan: Plan) -> str:
     )
 
 
-def _shadow(plan: Plan) -> list[str]:
+def _need_cells(plan: Plan, n: ShadowNeed) -> list[str]:
+    s = plan.shadow
+    interval = plan.spec.check_interval
+    mark = "**" if n.regression in s.driven_by else ""
+    if n.checks is None:
+        at_sample = [f"> {duration(s.duration)} ({pct(n.power, 0)} by then)", "-"]
+    else:
+        at_sample = [
+            f"{mark}{duration(n.checks * interval)}{mark} ({pct(n.power, 0)})",
+            f"{count(n.candidate_samples)} / {count(n.baseline_samples)}",
+        ]
+    full = (
+        duration(n.full_mirror_checks * interval)
+        if n.full_mirror_checks is not None
+        else f"> {duration(REACH * s.max_duration)}"
+    )
+    return [n.regression, ", ".join(n.gates), *at_sample, full]
+
+
+def _shadow_sizing(plan: Plan) -> list[str]:
     s = plan.shadow
     i = plan.inputs
+    power = f"{i.risk.power:.0%}"
+    lines = [
+        "- **Sized from the samples the gates need.** Shadow calls are judged by every gate but "
+        "thumbs-down (shadow calls get no feedback) and by the alert rules, and the baseline arm "
+        "is the whole served traffic. For each reference regression those gates can see, the "
+        "planner computed, as for the steps, the checks until they detect it with "
+        f"{power} power; it took the smallest sample fraction at which every regression a 100% "
+        f"mirror catches within the longest shadow ({duration(s.max_duration)} at "
+        f"`{i.risk.name}` risk) is caught within it, for as long as the slowest needs. The risk "
+        f"level's minimum ({duration(s.floor_duration)}, {s.floor_samples} shadow calls) is a "
+        "floor.",
+    ]
+    if s.needs:
+        lines += [
+            "",
+            table(
+                [
+                    "regression",
+                    "shadow gates it moves",
+                    f"at {_fraction(s.sample)}: time to {power}",
+                    "shadow / baseline calls by then",
+                    "at a 100% mirror",
+                ],
+                [_need_cells(plan, n) for n in s.needs],
+                "llrrr",
+            ),
+            "",
+        ]
+    if s.driven_by:
+        driver = next(n for n in s.needs if n.regression == s.driven_by[0])
+        lines.append(
+            f"- **The duration is driven by {', '.join(s.driven_by)}** (gates "
+            f"{', '.join(driver.gates)}): {count(driver.candidate_samples)} shadow calls against "
+            f"{count(driver.baseline_samples)} served baseline calls "
+            f"({duration(s.duration)} at {_fraction(s.sample)})."
+        )
+    else:
+        lines.append(
+            f"- **The duration is the risk level's minimum** ({duration(s.floor_duration)}, "
+            f"{s.floor_samples} shadow calls): no regression the shadow gates see sets a longer "
+            "one within the longest shadow."
+        )
+    beyond = [n for n in s.needs if n.regression not in s.sized_for]
+    if beyond:
+        lines.append(
+            "- Not detected in shadow within the longest shadow, left to the canary steps (see "
+            "the warnings): "
+            + "; ".join(
+                f"{n.regression} (a 100% mirror would need "
+                + (
+                    duration(n.full_mirror_checks * plan.spec.check_interval)
+                    if n.full_mirror_checks is not None
+                    else f"more than {duration(REACH * s.max_duration)}"
+                )
+                + ")"
+                for n in beyond
+            )
+            + "."
+        )
+    if s.not_judged:
+        lines.append(
+            f"- Not judged in shadow: {', '.join(s.not_judged)} (no feedback on shadow calls): "
+            "the canary steps detect it."
+        )
+    return lines
+
+
+def _shadow_spend(plan: Plan) -> str:
+    s = plan.shadow
+    c = plan.cost
+    text = (
+        f"- **Spend**: shadow calls are paid on top of the served ones (nothing is saved): "
+        f"{_fraction(s.sample)} x {c.requests_per_day:,.0f} requests x "
+        f"{usd(c.candidate_per_request)} = **{usd(s.spend_per_day)} per day** while it runs, "
+        f"**{usd(s.spend_phase)} for the phase** ({count(s.candidate_samples)} shadow calls)."
+    )
+    driver = next((n for n in s.needs if n.regression in s.driven_by), None)
+    if driver is not None and driver.full_mirror_checks is not None and s.sample < 1.0:
+        minutes = driver.full_mirror_checks * plan.spec.check_interval / 60.0
+        full = minutes * plan.inputs.rate * c.candidate_per_request
+        per_day = c.requests_per_day * c.candidate_per_request
+        text += (
+            f" For comparison, a 100% mirror would catch {driver.regression} in "
+            f"{duration(minutes * 60)} for {usd(full)} ({usd(per_day)} per day)."
+        )
+    return text
+
+
+def _shadow(plan: Plan) -> list[str]:
+    s = plan.shadow
     alerts = ", ".join(f"`{g}` above {num(a, 4)}" for g, a in s.alerts)
     lines = [
-        f"- Mirror **{pct(s.sample, 1)}** of served requests to the candidate for "
+        f"- Mirror **{_fraction(s.sample)}** of served requests to the candidate for "
         f"**{duration(s.duration)}** ({s.checks} checks): about **{count(s.candidate_samples)} "
         f"shadow calls** against {count(s.baseline_samples)} served baseline calls "
-        f"(`min_samples: {s.min_samples}`, reached with 99.9% probability).",
-        f"- Sized to give the risk level's {i.risk.shadow_samples} shadow calls within "
-        f"{duration(i.risk.shadow_duration)}; shadow spend {usd(s.spend_per_day)} per day "
-        f"while it runs, {usd(s.spend_phase)} for the phase.",
+        f"(`min_samples: {s.min_samples}`, reached with 99.9% probability; "
+        f"`max_concurrency: {s.max_concurrency}`). No user sees a shadow answer.",
+        *_shadow_sizing(plan),
+        _shadow_spend(plan),
         f"- Alert rules (fire = roll back before any user sees the candidate): {alerts}. Each is "
         "judged with the sequential margin rule at alpha / phases / rules, and so is every gate "
-        "but thumbs-down (no feedback on shadow calls).",
+        "but thumbs-down.",
         "- Run `llm-rollout shadow-report ROLLOUT --fail-on-alert` at the end of the phase (or "
         "in CI) for the paired view: cost, tokens, latency and TTFT ratios per request, "
         "refusal flips, finish-reason changes.",
     ]
     caught = [(d.label, dict(d.by_stage).get("shadow", 0.0)) for d in plan.detections]
     lines.append(
-        "- Detection in shadow alone: " + ", ".join(f"{k} {pct(p, 0)}" for k, p in caught) + "."
+        "- Detection in shadow alone (the whole plan's Monte Carlo): "
+        + ", ".join(f"{k} {pct(p, 0)}" for k, p in caught)
+        + "."
     )
     return lines
 
@@ -279,6 +424,22 @@ def _steps(plan: Plan) -> str:
         rows,
         "lrrrrrrlrl",
     )
+
+
+def _steps_after_shadow(plan: Plan) -> list[str]:
+    caught = [
+        label for label in plan.shadow.sized_for if any(label in s.sized_for for s in plan.steps)
+    ]
+    if not caught:
+        return []
+    return [
+        "",
+        f"The steps keep their own sizing for what the shadow phase is sized to catch too "
+        f"({', '.join(caught)}): a regression the shadow misses (one run in "
+        f"{round(1 / max(1 - plan.inputs.risk.power, 1e-9))} at {plan.inputs.risk.power:.0%} "
+        "power), or one that appears only once users are served, still meets a step that "
+        "detects it.",
+    ]
 
 
 def _needs(plan: Plan) -> str:
@@ -339,9 +500,8 @@ def _method(plan: Plan) -> list[str]:
         "alpha in total, only add to it).",
     ]
     cost = next((d for d in plan.detections if d.regression.startswith("cost=")), None)
-    step = next(
-        (s for s in plan.steps if cost is not None and cost.stage == f"{s.weight:g}%"), None
-    )
+    # The step sized for the cost regression, even when the shadow is where it is stated
+    step = next((s for s in plan.steps if cost is not None and cost.label in s.sized_for), None)
     if cost is not None and step is not None:
         lines += ["", _cost_example(plan, step)]
     return lines
@@ -409,10 +569,13 @@ def _ab(plan: Plan) -> list[str]:
         )
         return lines
     lines += [
-        f"- Split {ab.weight:g}% / {100 - ab.weight:g}% after the 100% soak, metric `{ab.metric}` "
-        f"(thumbs-down per served request), rule `{ab.rule}`"
+        f"- Order: after the 100% soak the controller moves to the A/B step, a {ab.weight:g}% / "
+        f"{100 - ab.weight:g}% split (the candidate's share goes back from 100% to "
+        f"{ab.weight:g}%), metric `{ab.metric}` (thumbs-down per served request), rule "
+        f"`{ab.rule}`"
         + (f" (margin {ab.margin:g})" if ab.rule == "non-inferiority" else "")
-        + ", `on_inconclusive: rollback`.",
+        + ", `on_inconclusive: rollback`. The rollout is **promoted only when the A/B rule "
+        "PASSes** at the end of the step; a FAIL or an inconclusive end rolls it back.",
         f"- Duration **{duration(ab.duration)}**: {count(ab.samples_per_arm)} requests per arm "
         f"confirm a {ab.quality_gain:.0%} thumbs-down reduction with probability "
         f"{pct(ab.power, 0)} (the verdict is read once, at the end, with the A/B phase's alpha).",
@@ -478,10 +641,15 @@ def _rollback(plan: Plan) -> list[str]:
     rb = plan.rollback
     name = plan.spec.name
     total = rb.total_seconds
+    limit = "under" if rb.under_60s else "NOT under"
+    head = (
+        f"**Time: measured; about {total:.1f} s to this candidate's last answer, {limit} 60 s.**"
+        if rb.measured is not None
+        else f"**Time: about {total:.1f} s to the last candidate answer (an estimate), {limit} "
+        "60 s.**"
+    )
     return [
-        f"**Time: {total:.2f} s to the last candidate answer "
-        f"({'measured' if rb.measured else 'estimated'}); "
-        f"{'under' if rb.under_60s else 'NOT under'} 60 s.** {rb.basis}",
+        f"{head} {rb.basis[0].upper()}{rb.basis[1:]}",
         "",
         "Procedure (no controller and no redeploy needed):",
         "",
@@ -590,6 +758,7 @@ def render_markdown(
                 "gate to show it is inside its bound, which takes hours at this "
                 "traffic); `on_inconclusive: hold` pauses a step that misses its "
                 "samples by `max_dwell`.",
+                *_steps_after_shadow(plan),
             ],
         ),
         (
