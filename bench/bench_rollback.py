@@ -32,9 +32,11 @@ It prints a Markdown table (p50, p90, p100 over the trials) for docs/operations.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import math
+import os
 import shutil
 import subprocess
 import tempfile
@@ -351,11 +353,28 @@ def main(argv: list[str] | None = None) -> int:
     print(table(trials, args.rate))
     if args.json_out is not None:
         rows = [{k: v for k, v in asdict(t).items() if k != "latencies"} for t in trials]
-        doc: dict[str, Any] = {"rate": args.rate, "trials": rows}
+        doc: dict[str, Any] = {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": machine(),
+            "rate": args.rate,
+            "trials": rows,
+        }
         args.json_out.write_text(json.dumps(doc, indent=2))
     failed = sum(t.failed for t in trials)
     worst = max((t.exit_to_last_answer for t in trials), default=0.0)
     return 0 if failed == 0 and worst < 1.0 else 1
+
+
+def machine() -> str:
+    """Cores, CPU model and the load average: what `llm-rollout plan --rollback-bench` quotes."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores, {model}, load average {load}"
 
 
 if __name__ == "__main__":

@@ -358,8 +358,8 @@ def build_report(
         if not shadow_t:
             text = TextDiff(
                 False,
-                f"no shadow outputs among the payloads in {payloads} (only served calls "
-                "are logged there): nothing to compare",
+                f"no shadow outputs among the payloads in {payloads} (were they logged by "
+                "a gateway older than shadow payload logging?): nothing to compare",
             )
         else:
             both = [(served_t[k], shadow_t[k]) for k in shadow_t if k in served_t]
