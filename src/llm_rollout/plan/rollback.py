@@ -125,9 +125,9 @@ def _trials(doc: dict[str, Any], path: Path) -> list[dict[str, Any]]:
 
 
 def _provenance(doc: dict[str, Any], path: Path) -> tuple[str, str]:
-    """Date and machine of the run. The benchmark's JSON does not record them today; a file
-    that does (``date``, ``machine``) is quoted, otherwise the runbook says they are missing
-    rather than passing the file's modification time off as the run's."""
+    """Date and machine of the run, as the benchmark's JSON records them (``date``,
+    ``machine``); an older file without them gets a runbook that says they are missing rather
+    than passing the file's modification time off as the run's."""
     date = doc.get("date") or doc.get("measured_at")
     machine = doc.get("machine") or doc.get("host")
     modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
