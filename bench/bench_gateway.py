@@ -11,6 +11,12 @@ cost nothing), the gateway as its own process, and the load generator (``wrk`` w
 else an aiohttp generator in a separate process). They share the machine's cores, so absolute
 numbers are a floor; the ratios against "direct to the same mock" are the point. Rounds are
 interleaved (gateway, direct, gateway, ...) and medians of round medians are reported.
+
+``--pin`` puts the gateway alone on CPU 0 and everything else (mocks, load generator, this
+script) on CPU 1. Unpinned, the mocks' and the load generator's work competes with the
+gateway's, and with 100% mirroring the mocks answer twice the calls, so the shadow ratio
+measures the rig as much as the gateway; pinned, the gateway's core is the bottleneck and the
+ratio is the gateway's own.
 """
 
 from __future__ import annotations
@@ -73,6 +79,9 @@ def wait_http(url: str, timeout: float = 30) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not come up")
         time.sleep(0.05)
+
+
+GATEWAY_CPU, RIG_CPU = 0, 1
 
 
 class Procs:
@@ -278,7 +287,9 @@ class Setup:
     stream: str
 
 
-def start_all(procs: Procs, server: str, home: Path, client: str = "httptools") -> Setup:
+def start_all(
+    procs: Procs, server: str, home: Path, client: str = "httptools", pin: bool = False
+) -> Setup:
     ports = {
         "fast": mock(procs, FAST, 0),
         "fast_cand": mock(procs, FAST, 0),
@@ -319,7 +330,7 @@ def start_all(procs: Procs, server: str, home: Path, client: str = "httptools") 
     config = home / "gateway.yaml"
     config.write_text(json.dumps({"upstream_client": client}))  # JSON is YAML
     gw_port = free_port()
-    procs.start(
+    gateway = procs.start(
         [
             sys.executable,
             "-c",
@@ -335,6 +346,8 @@ def start_all(procs: Procs, server: str, home: Path, client: str = "httptools") 
             str(config),
         ]
     )
+    if pin:  # before the server starts its threads, which inherit the mask
+        os.sched_setaffinity(gateway.pid, {GATEWAY_CPU})
     wait_http(f"http://127.0.0.1:{gw_port}/readyz")
     base = "http://127.0.0.1:{}/v1/chat/completions"
     return Setup(
@@ -416,19 +429,20 @@ def streaming_ttft(s: Setup, rounds: int, n: int) -> dict[str, float]:
     }
 
 
-def bench(server: str, quick: bool, client: str = "httptools") -> dict[str, Any]:
+def bench(server: str, quick: bool, client: str = "httptools", pin: bool = False) -> dict[str, Any]:
     procs = Procs()
     rounds = 3 if quick else 5
     secs = 2.0 if quick else 4.0
     with tempfile.TemporaryDirectory() as home:
         try:
-            s = start_all(procs, server, Path(home), client)
+            s = start_all(procs, server, Path(home), client, pin)
             run_load(s.gw, body_for("plain"), 32, 1)  # warm up pools and caches
             run_load(s.gw, body_for("mirrored"), 32, 1)
             load_before = os.getloadavg()[0]
             return {
                 "server": server,
                 "client": client,
+                "pinned": pin,
                 "sequential": sequential_overhead(s, rounds, secs / 2),
                 "throughput_c32": throughput(s, max(3, rounds - 2), secs),
                 "shadow_impact_c8": shadow_impact(s, rounds, secs, 8),
@@ -445,9 +459,13 @@ def report(r: dict[str, Any]) -> None:
     def mark(ok: bool) -> str:
         return "meets" if ok else "BELOW TARGET"
 
+    cores = (
+        f"gateway alone on CPU {GATEWAY_CPU}, load generator and mocks on CPU {RIG_CPU}"
+        if r.get("pinned")
+        else "2 cores shared by load generator, gateway, mocks"
+    )
     print(
-        f"\n== server: {r['server']}, upstream client: {r['client']}  (2 cores shared by load "
-        "generator, gateway, mocks;"
+        f"\n== server: {r['server']}, upstream client: {r['client']}  ({cores};"
         f" load generator: {'wrk' if shutil.which('wrk') else 'aiohttp'})"
     )
     print(f"load average before / after: {r['loadavg'][0]:.1f} / {r['loadavg'][1]:.1f}")
@@ -508,9 +526,14 @@ def main() -> None:
     )
     ap.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
+    ap.add_argument(
+        "--pin", action="store_true", help="gateway alone on CPU 0, everything else on CPU 1"
+    )
     args = ap.parse_args()
+    if args.pin:  # mocks and the load generator are our children: they inherit this mask
+        os.sched_setaffinity(0, {RIG_CPU})
     results = [
-        bench(server, args.quick, client)
+        bench(server, args.quick, client, args.pin)
         for server in _names(args.servers)
         for client in _names(args.clients)
     ]
