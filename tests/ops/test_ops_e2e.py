@@ -211,6 +211,10 @@ def _operator_rollback(c: Cluster, out: Outcome) -> None:
     finally:
         stop.set()
         watcher.join()
+    # The wait above may see the new policy before the watcher's next poll (they are 2 ms
+    # apart); one more poll of each gateway, now, bounds the applied time from above.
+    for name, gw in (("gateway", c.gateway), ("skewed", c.skewed)):
+        seen[name].append((time.time(), gw.ready_version()))
     out.rollback = {"cli_started": t0, "cli_returned": t1}
     for name, polls in seen.items():
         out.rollback[f"{name}_applied"] = min(t for t, v in polls if v >= version)
