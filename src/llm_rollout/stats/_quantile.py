@@ -63,23 +63,15 @@ def quantile_ranks(n: int, p: float, alpha: float, t_opt: int = 1000) -> tuple[i
     center = nf * p
     # floor(n p) and ceil(n p) are inside: log M <= 0 at n p and changes by far less than
     # log(1/alpha) over one unit there.
-    s_min = 0 if inside(0) else _first_inside(inside, rejected=0, accepted=math.floor(center))
-    s_max = n if inside(n) else _last_inside(inside, accepted=math.ceil(center), rejected=n)
+    s_min = 0 if inside(0) else _edge_of_band(inside, accepted=math.floor(center), rejected=0)
+    s_max = n if inside(n) else _edge_of_band(inside, accepted=math.ceil(center), rejected=n)
     return s_min, s_max
 
 
-def _first_inside(inside: Callable[[int], bool], rejected: int, accepted: int) -> int:
-    while accepted - rejected > 1:
-        mid = (rejected + accepted) // 2
-        if inside(mid):
-            accepted = mid
-        else:
-            rejected = mid
-    return accepted
-
-
-def _last_inside(inside: Callable[[int], bool], accepted: int, rejected: int) -> int:
-    while rejected - accepted > 1:
+def _edge_of_band(inside: Callable[[int], bool], accepted: int, rejected: int) -> int:
+    """The band's last integer going from ``accepted`` (inside) towards ``rejected`` (outside),
+    in either direction, by integer bisection."""
+    while abs(rejected - accepted) > 1:
         mid = (rejected + accepted) // 2
         if inside(mid):
             accepted = mid
