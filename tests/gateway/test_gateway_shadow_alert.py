@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
-import orjson
 from click.testing import CliRunner
+from gateway_harness import request
 
 from llm_rollout.cli import cli
 from llm_rollout.gateway import ASGIUpstream, Gateway, load_config
@@ -34,42 +33,6 @@ PROFILE = ModelProfile(
     error_rate=0,
     refusal_rate=0,
 )
-
-
-async def post(app: Any, body: dict[str, Any]) -> int:
-    data = orjson.dumps(body)
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/v1/chat/completions",
-        "query_string": b"",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(data)).encode()),
-        ],
-        "http_version": "1.1",
-        "scheme": "http",
-        "client": ("127.0.0.1", 1),
-        "server": ("gw", 80),
-    }
-    sent = False
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": data, "more_body": False}
-        await asyncio.Event().wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
 
 
 def test_shadow_report_fires_the_cost_alert_before_any_canary_traffic(tmp_path: Path) -> None:
@@ -125,7 +88,7 @@ def test_shadow_report_fires_the_cost_alert_before_any_canary_traffic(tmp_path: 
                     "user": f"u{i}",
                     "messages": [{"role": "user", "content": f"question {i}"}],
                 }
-                assert await post(gw, body) == 200
+                assert (await request(gw, "POST", "/v1/chat/completions", body)).status == 200
         finally:
             await gw.shutdown()
 
