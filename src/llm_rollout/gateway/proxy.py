@@ -46,7 +46,8 @@ class Call:
 
     def mirrored(self, version: ModelVersion, digest: str) -> Call:
         """The shadow copy of this call: same request id (the store keys records by
-        ``(request_id, role)``), sent to the candidate."""
+        ``(request_id, role)``), sent to the candidate. Built directly, not with
+        ``dataclasses.replace``, which inspects the fields on every call of this hot path."""
         return Call(
             self.request_id,
             self.endpoint,

@@ -128,8 +128,8 @@ def _provenance(doc: dict[str, Any], path: Path) -> tuple[str, str]:
     """Date and machine of the run, as the benchmark's JSON records them (``date``,
     ``machine``); an older file without them gets a runbook that says they are missing rather
     than passing the file's modification time off as the run's."""
-    date = doc.get("date") or doc.get("measured_at")
-    machine = doc.get("machine") or doc.get("host")
+    date = doc.get("date")
+    machine = doc.get("machine")
     modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
     when = str(date) if date else f"date not recorded in the file (file modified {modified})"
     where = str(machine) if machine else "machine not recorded in the file"
