@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
+import grimp
 import pytest
 
 import llm_rollout
@@ -35,3 +37,82 @@ def test_every_command_has_help(name: str, capsys: pytest.CaptureFixture[str]) -
 def test_every_command_is_documented(name: str) -> None:
     docs = (ROOT / "docs" / "cli.md").read_text()
     assert f"llm-rollout {name}" in docs, f"docs/cli.md does not mention `llm-rollout {name}`"
+
+
+def _packages() -> list[str]:
+    src = ROOT / "src" / "llm_rollout"
+    return sorted(
+        "llm_rollout" + ("." + ".".join(p.parent.relative_to(src).parts) if p.parent != src else "")
+        for p in src.rglob("__init__.py")
+    )
+
+
+@pytest.mark.parametrize("name", _packages())
+def test_every_package_exports_only_its_own_public_names(name: str) -> None:
+    package = importlib.import_module(name)
+    exported = getattr(package, "__all__", None)
+    assert exported is not None, f"{name} has no __all__"
+    for item in exported:
+        dunder = item.startswith("__") and item.endswith("__")  # e.g. __version__
+        assert dunder or not item.startswith("_"), f"{name}.__all__ exports the private {item}"
+        assert hasattr(package, item), f"{name}.__all__ names {item}, which does not exist"
+        origin = getattr(getattr(package, item), "__module__", None)
+        # A subpackage's classes and functions are its own: re-exporting another layer's
+        # name would give one thing two public homes (the root package gathers the API).
+        if name != "llm_rollout" and isinstance(origin, str) and origin.startswith("llm_rollout"):
+            assert origin.startswith(name), f"{name}.__all__ re-exports {item} from {origin}"
+
+
+@pytest.mark.parametrize("name", _packages())
+def test_no_package_resolves_names_lazily(name: str) -> None:
+    # A module-level __getattr__ in __init__ hides an import cycle instead of removing it.
+    path = ROOT / "src" / Path(*name.split(".")) / "__init__.py"
+    assert "def __getattr__" not in path.read_text(), f"{name} resolves names lazily"
+
+
+def test_the_modules_import_no_cycle() -> None:
+    graph = grimp.build_graph("llm_rollout", exclude_type_checking_imports=True)
+    modules = sorted(graph.modules)
+    index = {m: i for i, m in enumerate(modules)}
+    edges = [
+        [index[t] for t in graph.find_modules_directly_imported_by(m) if t in index]
+        for m in modules
+    ]
+    cycles = [[modules[i] for i in c] for c in _strongly_connected(edges) if len(c) > 1]
+    assert cycles == []
+
+
+def _strongly_connected(edges: list[list[int]]) -> list[list[int]]:
+    """Tarjan's algorithm, iterative (the import graph is deep enough to matter)."""
+    order, low, on_stack, stack, out = {}, {}, set(), [], []
+    for root in range(len(edges)):
+        if root in order:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                order[node] = low[node] = len(order)
+                stack.append(node)
+                on_stack.add(node)
+            if i < len(edges[node]):
+                work.append((node, i + 1))
+                nxt = edges[node][i]
+                if nxt not in order:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], order[nxt])
+                continue
+            if low[node] == order[node]:
+                component = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                out.append(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return out

@@ -5,6 +5,7 @@
     ├── RegistryError               unknown / ambiguous model reference, conflicting digest
     ├── StoreError                  the store cannot be opened, migrated, read or written
     │   └── ConflictError           a state change lost a race or breaks an invariant
+    ├── SourceError                 a window source cannot be reached or answered nonsense
     └── InvalidDataError            records or inputs carry NaN, negative or impossible values
 
 Foreign errors (pydantic, sqlite3, yaml) are translated at the boundary with
@@ -38,6 +39,10 @@ class StoreError(LlmRolloutError):
 
 class ConflictError(StoreError):
     """A state change conflicts with the stored state (lost race, finished rollout, ...)."""
+
+
+class SourceError(LlmRolloutError):
+    """A window source could not be reached, or could not answer a window query."""
 
 
 class InvalidDataError(LlmRolloutError):

@@ -38,21 +38,21 @@ from .controller import (
     RecordEvent,
     RolloutState,
     SetRoute,
-    ab_verdict,
     apply_command,
     initial_state,
+    judged_phase,
+    observe,
     route_for,
     start,
+    window_query,
 )
 from .errors import ConflictError, LlmRolloutError, RegistryError, StoreError
-from .judge import judge_alert, judge_step
 from .policy import Policy, Route
-from .records import Role, Window
+from .records import Window
 from .registry import ModelVersion, parse_ref
-from .sim.engine import ab_alpha, alert_alpha
+from .sources import RecordStoreSource, WindowSource
 from .spec import Method, RolloutSpec, parse_spec
 from .store.base import Event, RolloutRow, Store
-from .verdict import Verdict
 
 __all__ = [
     "COMMAND_RETRIES",
@@ -62,7 +62,7 @@ __all__ = [
     "command",
     "find_rollout",
     "load_rollout",
-    "observe",
+    "observe_window",
     "rollback",
     "route_of",
     "start_rollout",
@@ -71,7 +71,6 @@ __all__ = [
 
 COMMAND_RETRIES = 5  # CAS retries when a command races the controller's save
 _ROLLOUT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
-_JUDGED = {Phase.SHADOW: "shadow", Phase.CANARY: "canary", Phase.AB: "ab"}
 
 
 class RolloutNotFoundError(StoreError):
@@ -303,33 +302,18 @@ def rollback(
 # --- judging the current window -------------------------------------------------------------
 
 
-def observe(
-    store: Store,
+def observe_window(
+    source: WindowSource,
     rollout_id: str,
     spec: RolloutSpec,
     state: RolloutState,
     now: float,
     method: Method | None = None,
 ) -> tuple[Observation, Window]:
-    """Judge the window from ``state.phase_started`` to ``now`` as the simulator does: the
-    step decision, the shadow alert rules in the shadow phase, the A/B rule in the A/B phase.
-    A paused rollout is judged as the phase it paused in."""
-    phase = state.effective_phase
-    judged = _JUDGED.get(phase, "canary")
-    role = Role.SHADOW if phase is Phase.SHADOW else Role.SERVE
-    baseline, candidate = store.read_window(rollout_id, state.step, role, state.phase_started, now)
-    bp, _ = route_for(state, spec)
-    window = Window(baseline, candidate, bp / 10_000, state.phase_started, now)
-    decision = judge_step(spec, window, method, phase=judged)
-    alerts: tuple[Verdict, ...] = ()
-    if judged == "shadow":
-        alpha = alert_alpha(spec)
-        alerts = tuple(judge_alert(rule, window, alpha) for rule in spec.shadow.alerts)
-    ab = None
-    if judged == "ab" and spec.ab is not None:
-        ab = ab_verdict(spec.ab, window, ab_alpha(spec))
-    obs = Observation(decision, baseline.n, candidate.n, alerts=alerts, ab=ab)
-    return obs, window
+    """Read the window the state calls for from ``source`` and judge it exactly as the
+    simulator does (:func:`llm_rollout.controller.observe`)."""
+    window = source.read_window(window_query(rollout_id, spec, state, now))
+    return observe(spec, state, window, method), window
 
 
 # --- status ---------------------------------------------------------------------------------
@@ -358,6 +342,7 @@ def status(
     now: float | None = None,
     method: Method | None = None,
     events: int = 10,
+    source: WindowSource | None = None,
 ) -> dict[str, Any]:
     """A JSON-safe picture of one rollout: where it is, for how long, on how many samples, what
     the gates say about the current window right now, its last events and the live route.
@@ -404,12 +389,12 @@ def status(
         return out
     since = state.phase_started if state.last_check is None else state.last_check
     out["next_check"] = max(since, state.phase_started) + spec.check_interval
-    obs, _ = observe(store, row.id, spec, state, now, method)
-    role = Role.SHADOW if state.effective_phase is Phase.SHADOW else Role.SERVE
+    source = RecordStoreSource(store) if source is None else source
+    obs, _ = observe_window(source, row.id, spec, state, now, method)
     out["samples"] = {
         "baseline": obs.n_baseline,
         "candidate": obs.n_candidate,
-        "candidate_role": role.value,
+        "candidate_role": "shadow" if judged_phase(state) == "shadow" else "serve",
     }
     out["decision"] = obs.decision.to_dict()
     out["alerts"] = [a.to_dict() for a in obs.alerts]

@@ -20,6 +20,7 @@ from .errors import InvalidDataError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 
 class Arm(StrEnum):
@@ -132,7 +133,8 @@ class ArmWindow:
 
     ``ttft_ms`` holds NaN for non-streamed calls. ``negative_feedback`` counts served requests
     with at least one negative rating (last rating wins), so the feedback rate is per served
-    request, not per rating.
+    request, not per rating. ``unit``, when the source knows it, holds each observation's
+    assignment unit (its sticky bucket; -1 for a request without a sticky key).
     """
 
     latency_ms: FloatArray
@@ -144,6 +146,7 @@ class ArmWindow:
     negative_feedback: int = 0
     feedback_count: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+    unit: IntArray | None = None
 
     @property
     def n(self) -> int:
@@ -201,3 +204,21 @@ class Window:
     candidate_weight: float  # intended share of served traffic, 0..1
     start: float = 0.0
     end: float = 0.0
+
+
+@dataclass(frozen=True)
+class WindowQuery:
+    """Which observations a judging window holds: one rollout's step and role, over
+    ``start <= time < end``, and the candidate share of served traffic the policy intended.
+
+    ``role=SERVE``: both arms' served calls. ``role=SHADOW``: the baseline's served calls and
+    the candidate's shadow calls (what shadow mode compares). Feedback counts only for served
+    calls. The controller says which window a check judges
+    (:func:`llm_rollout.controller.window_query`); a window source answers it."""
+
+    rollout_id: str
+    step: int
+    role: Role
+    start: float
+    end: float
+    candidate_weight: float  # 0..1

@@ -35,7 +35,6 @@ from .errors import InvalidDataError
 from .judge import judge_alert
 from .plan.text import num, pct, table
 from .records import Arm, ArmWindow, FloatArray, RequestRecord, Role, Status, Window
-from .sim.engine import alert_alpha
 from .spec import RolloutSpec
 from .stats import mean_cs, rate_cs
 from .verdict import Outcome, Verdict
@@ -365,7 +364,7 @@ def build_report(
             both = [(served_t[k], shadow_t[k]) for k in shadow_t if k in served_t]
             text = text_diff(both)
     window = Window(_window(base), _window(cand), candidate_weight=0.0)
-    a_alpha = alert_alpha(spec)
+    a_alpha = spec.alert_alpha()
     alerts = tuple(judge_alert(rule, window, a_alpha) for rule in spec.shadow.alerts)
     times = [r.time for r in base + cand]
     return ShadowReport(

@@ -291,6 +291,16 @@ class RolloutSpec(Strict):
         total = sum(g.alpha_share for g in enabled.values())
         return self.alpha * enabled[gate].alpha_share / total / self.looks()
 
+    def alert_alpha(self) -> float:
+        """Alpha per shadow alert rule: the shadow phase's share of the rollout alpha, split
+        over its rules (the shadow gates take the same share again: Bonferroni stays
+        conservative)."""
+        return self.alpha / self.looks() / max(1, len(self.shadow.alerts))
+
+    def ab_alpha(self) -> float:
+        """Alpha of the A/B rule: the A/B phase's share of the rollout alpha."""
+        return self.alpha / self.looks()
+
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:
     out = []

@@ -159,5 +159,6 @@ def test_public_names_are_exported() -> None:
         "Command",
         "apply_command",
         "route_for",
-        "ab_verdict",
+        "observe",
+        "window_query",
     }

@@ -12,6 +12,7 @@ def test_exported_names() -> None:
         "GATE_TYPES",
         "PHASES",
         "VERDICT_TABLE_HEADER",
+        "ab_verdict",
         "combine",
         "effective_outcome",
         "judge_alert",

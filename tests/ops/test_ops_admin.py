@@ -12,8 +12,8 @@ import pytest
 from ops_helpers import T0, make_spec, registered
 
 from llm_rollout import operations as ops
-from llm_rollout.controller import admin as admin_module
-from llm_rollout.controller.admin import AdminAPI
+from llm_rollout.service import admin as admin_module
+from llm_rollout.service.admin import AdminAPI
 from llm_rollout.store.sqlite import SQLiteStore
 from llm_rollout.testing import FakeClock
 

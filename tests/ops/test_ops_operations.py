@@ -11,9 +11,10 @@ import pytest
 from ops_helpers import BASE, CAND, T0, Traffic, current_route, make_spec, model, registered
 
 from llm_rollout import operations as ops
-from llm_rollout.controller import CommandKind, ControllerService
+from llm_rollout.controller import CommandKind
 from llm_rollout.errors import ConflictError, RegistryError, StoreError
 from llm_rollout.policy import Route
+from llm_rollout.service import ControllerService
 from llm_rollout.store.sqlite import SQLiteStore
 from llm_rollout.testing import FakeClock
 

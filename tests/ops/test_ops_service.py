@@ -14,10 +14,11 @@ from ops_helpers import T0, Traffic, current_route, make_spec, registered
 from ops_live import check_agreement
 
 from llm_rollout import operations as ops
-from llm_rollout.controller import CommandKind, ControllerService
-from llm_rollout.controller.service import LEASE_NAME
+from llm_rollout.controller import CommandKind
 from llm_rollout.errors import StoreError
 from llm_rollout.records import Arm
+from llm_rollout.service import ControllerService
+from llm_rollout.service.controller import LEASE_NAME
 from llm_rollout.spec import RolloutSpec
 from llm_rollout.store.sqlite import SQLiteStore
 from llm_rollout.testing import FakeClock

@@ -13,7 +13,6 @@ from llm_rollout.profile import ModelProfile
 from llm_rollout.records import Prices, cost_usd
 from llm_rollout.sim.behaviour import (
     FAMILIES,
-    Columns,
     Prompts,
     behave,
     cost_columns,
@@ -174,21 +173,6 @@ def test_drift_factors_stay_within_the_band_and_move_the_metrics() -> None:
     up = np.full(len(FAMILIES), 1.07)
     base, drifted = draw(n=50_000), draw(n=50_000, drift=up)
     assert np.median(drifted.latency_ms) / np.median(base.latency_ms) == pytest.approx(1.07)
-
-
-def test_columns_accumulate_and_expose_a_window() -> None:
-    cols = Columns(capacity=4)
-    first, second = draw(n=3, seed=1), draw(n=10, seed=2)
-    cols.extend(first)
-    cols.extend(second)  # grows past the initial capacity
-    w = cols.window()
-    assert w.n == 13
-    np.testing.assert_array_equal(w.latency_ms[:3], first.latency_ms)
-    np.testing.assert_array_equal(w.cost_usd[3:], second.cost_usd)
-    assert w.negative_feedback == int(first.negative.sum() + second.negative.sum())
-    w.validate()
-    cols.clear()
-    assert cols.window().n == 0
 
 
 @given(

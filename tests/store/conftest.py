@@ -1,4 +1,8 @@
-"""Fixtures for the store tests: every store test runs on a real SQLite file and in memory."""
+"""The store contract suite's fixtures: every backend in :data:`BACKENDS` runs every test that
+takes ``store`` (and, where the backend reaches one database from several connections, every
+test that takes ``backend`` and opens a second one). A new backend proves itself by adding one
+entry here and passing the suite. Tests of one backend's own mechanics (SQLite files, locks,
+migrations on disk) take ``file_store`` or build a ``SQLiteStore`` themselves."""
 
 from __future__ import annotations
 
@@ -8,20 +12,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_helpers import BACKENDS, CLOCK_START, Backend
 
 from llm_rollout.records import Arm, RequestRecord, Role, Status
 from llm_rollout.registry import ModelVersion
+from llm_rollout.store import Store
 from llm_rollout.store.sqlite import SQLiteStore
 
-CLOCK_START = 1_700_000_000.0
+
+@pytest.fixture(params=BACKENDS, ids=str)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each backend of the contract suite."""
+    chosen: Backend = request.param
+    return chosen
 
 
-@pytest.fixture(params=["file", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLiteStore]:
-    target = tmp_path / "store.db" if request.param == "file" else ":memory:"
-    s = SQLiteStore(target, clock=lambda: CLOCK_START)
+@pytest.fixture
+def store(backend: Backend, tmp_path: Path) -> Iterator[Store]:
+    s = backend.connect(tmp_path)
     yield s
     s.close()
+
+
+@pytest.fixture(params=[b for b in BACKENDS if b.shared], ids=str)
+def shared_backend(request: pytest.FixtureRequest) -> Backend:
+    """Each backend whose connections share one database."""
+    chosen: Backend = request.param
+    return chosen
 
 
 @pytest.fixture

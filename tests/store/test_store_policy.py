@@ -6,19 +6,21 @@ import math
 from pathlib import Path
 
 import pytest
+from store_helpers import Backend
 
 from llm_rollout.errors import InvalidDataError
 from llm_rollout.policy import Policy, Route
+from llm_rollout.store import Store
 from llm_rollout.store.sqlite import SQLiteStore
 
 
-def test_an_empty_store_has_no_policy(store: SQLiteStore) -> None:
+def test_an_empty_store_has_no_policy(store: Store) -> None:
     assert store.policy_version() == 0
     assert store.current_policy() is None
     assert store.policy_history() == []
 
 
-def test_versions_are_monotonic_from_one(store: SQLiteStore) -> None:
+def test_versions_are_monotonic_from_one(store: Store) -> None:
     versions = [store.publish_policy({"n": i}, "ci", f"v{i}", 100.0 + i) for i in range(5)]
     assert versions == [1, 2, 3, 4, 5]
     assert store.policy_version() == 5
@@ -33,7 +35,7 @@ def test_versions_are_monotonic_from_one(store: SQLiteStore) -> None:
     )
 
 
-def test_history_is_newest_first_and_limited(store: SQLiteStore) -> None:
+def test_history_is_newest_first_and_limited(store: Store) -> None:
     for i in range(5):
         store.publish_policy({"n": i}, "ci", f"v{i}", float(i))
     history = store.policy_history(limit=3)
@@ -41,7 +43,7 @@ def test_history_is_newest_first_and_limited(store: SQLiteStore) -> None:
     assert [p.doc["n"] for p in history] == [4, 3, 2]
 
 
-def test_a_policy_document_round_trips(store: SQLiteStore) -> None:
+def test_a_policy_document_round_trips(store: Store) -> None:
     route = Route(baseline="b" * 64, candidate="c" * 64, candidate_bp=1000, rollout_id="r1", step=1)
     doc = Policy(0, {"chat": route}).to_doc()
     version = store.publish_policy(doc, "controller", "advance", 1.0)
@@ -50,7 +52,7 @@ def test_a_policy_document_round_trips(store: SQLiteStore) -> None:
     assert Policy.from_doc(current.version, current.doc) == Policy(version, {"chat": route})
 
 
-def test_a_document_that_is_not_json_is_rejected_before_writing(store: SQLiteStore) -> None:
+def test_a_document_that_is_not_json_is_rejected_before_writing(store: Store) -> None:
     store.publish_policy({"ok": True}, "ci", "first", 1.0)
     with pytest.raises(InvalidDataError, match="policy document"):
         store.publish_policy({"weight": math.nan}, "ci", "bad", 2.0)
@@ -59,9 +61,9 @@ def test_a_document_that_is_not_json_is_rejected_before_writing(store: SQLiteSto
     assert store.policy_version() == 1
 
 
-def test_two_connections_see_each_others_versions(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    with SQLiteStore(path) as controller, SQLiteStore(path) as gateway:
+def test_two_connections_see_each_others_versions(shared_backend: Backend, tmp_path: Path) -> None:
+    controller, gateway = shared_backend.connect(tmp_path), shared_backend.connect(tmp_path)
+    try:
         assert gateway.policy_version() == 0
         controller.publish_policy({"n": 1}, "controller", "start", 1.0)
         assert gateway.policy_version() == 1
@@ -70,6 +72,9 @@ def test_two_connections_see_each_others_versions(tmp_path: Path) -> None:
         current = controller.current_policy()
         assert current is not None
         assert current.reason == "rollback"
+    finally:
+        controller.close()
+        gateway.close()
 
 
 def test_versions_survive_reopening(tmp_path: Path) -> None:

@@ -13,16 +13,16 @@ from hypothesis import strategies as st
 
 from llm_rollout.errors import InvalidDataError, StoreError
 from llm_rollout.records import Arm, ArmWindow, Feedback, RequestRecord, Role, Status
+from llm_rollout.store import Store
 from llm_rollout.store._records import check_record_closely, plainly_valid
 from llm_rollout.store.migrations import ARM_CODES, ROLE_CODES, STATUS_CODES
-from llm_rollout.store.sqlite import SQLiteStore
 
 MakeRecord = Callable[..., RequestRecord]
 T0 = 1_700_000_000.0
 
 
 def window(
-    store: SQLiteStore,
+    store: Store,
     role: Role = Role.SERVE,
     *,
     step: int = 0,
@@ -33,7 +33,7 @@ def window(
     return store.read_window(rollout_id, step, role, start, end)
 
 
-def test_records_round_trip_every_field(store: SQLiteStore, make_record: MakeRecord) -> None:
+def test_records_round_trip_every_field(store: Store, make_record: MakeRecord) -> None:
     records = [
         make_record("a"),
         make_record(
@@ -64,7 +64,7 @@ def test_records_round_trip_every_field(store: SQLiteStore, make_record: MakeRec
     assert store.read_records("r2") == [records[1]]
 
 
-def test_a_retried_batch_is_not_counted_twice(store: SQLiteStore, make_record: MakeRecord) -> None:
+def test_a_retried_batch_is_not_counted_twice(store: Store, make_record: MakeRecord) -> None:
     batch = [make_record(f"id{i}", time=T0 + i) for i in range(5)]
     store.append_records(batch)
     store.append_records(batch)
@@ -73,7 +73,7 @@ def test_a_retried_batch_is_not_counted_twice(store: SQLiteStore, make_record: M
 
 
 def test_serve_and_shadow_records_may_share_a_request_id(
-    store: SQLiteStore, make_record: MakeRecord
+    store: Store, make_record: MakeRecord
 ) -> None:
     served = make_record("same")
     shadow = make_record("same", arm=Arm.CANDIDATE, role=Role.SHADOW)
@@ -81,7 +81,7 @@ def test_serve_and_shadow_records_may_share_a_request_id(
     assert store.read_records() == [served, shadow]
 
 
-def test_an_empty_batch_is_a_no_op(store: SQLiteStore) -> None:
+def test_an_empty_batch_is_a_no_op(store: Store) -> None:
     store.append_records([])
     assert store.read_records() == []
 
@@ -105,7 +105,7 @@ def test_an_empty_batch_is_a_no_op(store: SQLiteStore) -> None:
     ],
 )
 def test_an_invalid_record_rejects_the_whole_batch_before_writing(
-    store: SQLiteStore, make_record: MakeRecord, fields: dict[str, object], message: str
+    store: Store, make_record: MakeRecord, fields: dict[str, object], message: str
 ) -> None:
     bad = {"request_id": "bad", **fields}
     batch = [make_record("good-1"), make_record(**bad), make_record("good-2")]
@@ -115,7 +115,7 @@ def test_an_invalid_record_rejects_the_whole_batch_before_writing(
 
 
 def test_a_failure_inside_the_write_rolls_the_batch_back(
-    store: SQLiteStore, make_record: MakeRecord
+    store: Store, make_record: MakeRecord
 ) -> None:
     # finish_reason is not checked up front; SQLite refuses to bind a list mid-batch.
     batch = [make_record("good-1"), make_record("bad", finish_reason=["stop"])]
@@ -129,7 +129,7 @@ def test_a_failure_inside_the_write_rolls_the_batch_back(
 
 
 def test_the_serve_window_holds_each_arms_served_calls(
-    store: SQLiteStore, make_record: MakeRecord
+    store: Store, make_record: MakeRecord
 ) -> None:
     store.append_records(
         [
@@ -160,7 +160,7 @@ def test_the_serve_window_holds_each_arms_served_calls(
 
 
 def test_the_shadow_window_compares_served_baseline_with_shadow_candidate(
-    store: SQLiteStore, make_record: MakeRecord
+    store: Store, make_record: MakeRecord
 ) -> None:
     store.append_records(
         [
@@ -179,22 +179,20 @@ def test_the_shadow_window_compares_served_baseline_with_shadow_candidate(
     assert (cand.negative_feedback, cand.feedback_count) == (0, 0)  # no user saw shadow output
 
 
-def test_an_unknown_rollout_reads_empty(store: SQLiteStore, make_record: MakeRecord) -> None:
+def test_an_unknown_rollout_reads_empty(store: Store, make_record: MakeRecord) -> None:
     store.append_records([make_record("a")])
     base, cand = window(store, rollout_id="nope")
     assert (base.n, cand.n) == (0, 0)
 
 
-def test_an_empty_window_of_a_known_rollout(store: SQLiteStore, make_record: MakeRecord) -> None:
+def test_an_empty_window_of_a_known_rollout(store: Store, make_record: MakeRecord) -> None:
     store.append_records([make_record("a")])
     base, cand = window(store, start=T0 + 10)
     assert (base.n, cand.n) == (0, 0)
     assert base.latency_ms.dtype == np.float64
 
 
-def test_feedback_only_for_known_served_requests(
-    store: SQLiteStore, make_record: MakeRecord
-) -> None:
+def test_feedback_only_for_known_served_requests(store: Store, make_record: MakeRecord) -> None:
     store.append_records([make_record("served"), make_record("shadow-only", role=Role.SHADOW)])
     assert store.append_feedback(Feedback("unknown", T0, -1.0)) is False
     assert store.append_feedback(Feedback("shadow-only", T0, -1.0)) is False
@@ -204,9 +202,7 @@ def test_feedback_only_for_known_served_requests(
     assert store.get_feedback("served") == Feedback("served", T0, -1.0, "wrong answer")
 
 
-def test_feedback_last_rating_wins_and_counts_once(
-    store: SQLiteStore, make_record: MakeRecord
-) -> None:
+def test_feedback_last_rating_wins_and_counts_once(store: Store, make_record: MakeRecord) -> None:
     store.append_records([make_record("a"), make_record("b"), make_record("c")])
     store.append_feedback(Feedback("a", T0 + 1, -1.0))
     store.append_feedback(Feedback("a", T0 + 2, -0.5))
@@ -218,9 +214,7 @@ def test_feedback_last_rating_wins_and_counts_once(
     assert (base.negative_feedback, base.feedback_count) == (1, 2)
 
 
-def test_older_feedback_does_not_override_newer(
-    store: SQLiteStore, make_record: MakeRecord
-) -> None:
+def test_older_feedback_does_not_override_newer(store: Store, make_record: MakeRecord) -> None:
     store.append_records([make_record("a")])
     store.append_feedback(Feedback("a", T0 + 5, 1.0))
     assert store.append_feedback(Feedback("a", T0 + 4, -1.0)) is True  # known id, but stale
@@ -230,9 +224,7 @@ def test_older_feedback_does_not_override_newer(
     assert window(store)[0].negative_feedback == 1
 
 
-def test_zero_rating_is_feedback_but_not_negative(
-    store: SQLiteStore, make_record: MakeRecord
-) -> None:
+def test_zero_rating_is_feedback_but_not_negative(store: Store, make_record: MakeRecord) -> None:
     store.append_records([make_record("a", arm=Arm.CANDIDATE)])
     store.append_feedback(Feedback("a", T0, 0.0))
     _, cand = window(store)
@@ -240,16 +232,14 @@ def test_zero_rating_is_feedback_but_not_negative(
 
 
 @pytest.mark.parametrize("rating", [math.nan, -1.5, 2.0])
-def test_invalid_feedback_is_rejected(
-    store: SQLiteStore, make_record: MakeRecord, rating: float
-) -> None:
+def test_invalid_feedback_is_rejected(store: Store, make_record: MakeRecord, rating: float) -> None:
     store.append_records([make_record("a")])
     with pytest.raises(InvalidDataError, match="rating"):
         store.append_feedback(Feedback("a", T0, rating))
     assert store.get_feedback("a") is None
 
 
-def test_a_larger_window_matches_numpy(store: SQLiteStore, make_record: MakeRecord) -> None:
+def test_a_larger_window_matches_numpy(store: Store, make_record: MakeRecord) -> None:
     rng = np.random.default_rng(3)
     n = 3000
     cand = rng.random(n) < 0.1
@@ -279,14 +269,14 @@ def test_a_larger_window_matches_numpy(store: SQLiteStore, make_record: MakeReco
     c.validate()
 
 
-def test_records_keep_their_strings_exactly(store: SQLiteStore, make_record: MakeRecord) -> None:
+def test_records_keep_their_strings_exactly(store: Store, make_record: MakeRecord) -> None:
     odd = make_record("ü-Ωmega 🚀", rollout_id="rollout/with spaces", model_digest="sha:x")
     store.append_records([odd, replace(odd, request_id="second")])
     assert store.read_records("rollout/with spaces") == [odd, replace(odd, request_id="second")]
 
 
 def test_edge_values_next_to_the_null_encoding_round_trip(
-    store: SQLiteStore, make_record: MakeRecord
+    store: Store, make_record: MakeRecord
 ) -> None:
     # empty ttft_ms / sticky_bucket travel as -1 (which validation rules out) and come back
     # as None; the smallest real values must not be mistaken for them
@@ -298,7 +288,7 @@ def test_edge_values_next_to_the_null_encoding_round_trip(
     assert store.read_records() == records
 
 
-def test_a_negative_sticky_bucket_is_refused(store: SQLiteStore, make_record: MakeRecord) -> None:
+def test_a_negative_sticky_bucket_is_refused(store: Store, make_record: MakeRecord) -> None:
     with pytest.raises(InvalidDataError, match="sticky_bucket must be empty or an integer"):
         store.append_records([make_record("b", sticky_bucket=-1)])
     assert store.read_records() == []

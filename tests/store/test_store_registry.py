@@ -10,12 +10,13 @@ import pytest
 
 from llm_rollout.errors import RegistryError
 from llm_rollout.registry import ModelVersion
+from llm_rollout.store import Store
 from llm_rollout.store.sqlite import SQLiteStore
 
 MakeModel = Callable[..., ModelVersion]
 
 
-def test_put_get_round_trip(store: SQLiteStore, make_model: MakeModel) -> None:
+def test_put_get_round_trip(store: Store, make_model: MakeModel) -> None:
     version = make_model(params={"temperature": 0.2}, prompt_template="Be brief.")
     assert store.put_model(version) is True
     got = store.get_model(version.digest)
@@ -24,7 +25,7 @@ def test_put_get_round_trip(store: SQLiteStore, make_model: MakeModel) -> None:
 
 
 def test_registering_the_same_content_again_is_idempotent(
-    store: SQLiteStore, make_model: MakeModel
+    store: Store, make_model: MakeModel
 ) -> None:
     version = make_model()
     assert store.put_model(version) is True
@@ -33,7 +34,7 @@ def test_registering_the_same_content_again_is_idempotent(
 
 
 def test_the_api_key_variable_is_not_identity_and_the_latest_wins(
-    store: SQLiteStore, make_model: MakeModel
+    store: Store, make_model: MakeModel
 ) -> None:
     first = make_model(api_key_env="OLD_KEY")
     rotated = make_model(api_key_env="NEW_KEY")
@@ -44,7 +45,7 @@ def test_the_api_key_variable_is_not_identity_and_the_latest_wins(
     assert len(store.list_models()) == 1
 
 
-def test_list_models_orders_by_name(store: SQLiteStore, make_model: MakeModel) -> None:
+def test_list_models_orders_by_name(store: Store, make_model: MakeModel) -> None:
     versions = [make_model("zeta"), make_model("alpha"), make_model("alpha", upstream_model="m2")]
     for v in versions:
         store.put_model(v)
@@ -52,7 +53,7 @@ def test_list_models_orders_by_name(store: SQLiteStore, make_model: MakeModel) -
     assert {v.digest for v in store.list_models()} == {v.digest for v in versions}
 
 
-def test_resolve_by_name_prefix_and_full_digest(store: SQLiteStore, make_model: MakeModel) -> None:
+def test_resolve_by_name_prefix_and_full_digest(store: Store, make_model: MakeModel) -> None:
     version = make_model("chat")
     other = make_model("other")
     store.put_model(version)
@@ -63,9 +64,7 @@ def test_resolve_by_name_prefix_and_full_digest(store: SQLiteStore, make_model: 
     assert store.resolve_model(f"chat@sha256:{version.digest[:20]}") == version
 
 
-def test_a_bare_name_with_two_versions_is_ambiguous(
-    store: SQLiteStore, make_model: MakeModel
-) -> None:
+def test_a_bare_name_with_two_versions_is_ambiguous(store: Store, make_model: MakeModel) -> None:
     a = make_model("chat")
     b = make_model("chat", upstream_model="model-b")
     store.put_model(a)
@@ -85,7 +84,7 @@ def test_a_bare_name_with_two_versions_is_ambiguous(
         "other@sha256:{prefix}",  # the digest exists, under another name
     ],
 )
-def test_unknown_references(store: SQLiteStore, make_model: MakeModel, ref: str) -> None:
+def test_unknown_references(store: Store, make_model: MakeModel, ref: str) -> None:
     version = make_model("chat")
     store.put_model(version)
     with pytest.raises(RegistryError, match="unknown model"):
@@ -93,12 +92,12 @@ def test_unknown_references(store: SQLiteStore, make_model: MakeModel, ref: str)
 
 
 @pytest.mark.parametrize("ref", ["chat@sha256:abc", "chat@sha256:" + "A" * 12, "@sha256:x", ""])
-def test_malformed_references(store: SQLiteStore, ref: str) -> None:
+def test_malformed_references(store: Store, ref: str) -> None:
     with pytest.raises(RegistryError, match="invalid model reference"):
         store.resolve_model(ref)
 
 
-def test_get_an_unknown_digest(store: SQLiteStore) -> None:
+def test_get_an_unknown_digest(store: Store) -> None:
     with pytest.raises(RegistryError, match="unknown model digest"):
         store.get_model("f" * 64)
 

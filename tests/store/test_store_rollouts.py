@@ -8,12 +8,13 @@ import sqlite3
 import pytest
 
 from llm_rollout.errors import ConflictError, InvalidDataError, StoreError
+from llm_rollout.store import Store
 from llm_rollout.store.sqlite import SQLiteStore
 
 SPEC = {"name": "chat", "baseline": "a@sha256:" + "a" * 12, "candidate": "b@sha256:" + "b" * 12}
 
 
-def test_create_get_and_list(store: SQLiteStore) -> None:
+def test_create_get_and_list(store: Store) -> None:
     row = store.create_rollout("r1", "chat", SPEC, {"phase": "pending"}, 10.0)
     assert (row.id, row.model, row.revision, row.active, row.created, row.updated) == (
         "r1",
@@ -28,13 +29,13 @@ def test_create_get_and_list(store: SQLiteStore) -> None:
     assert [r.id for r in store.list_rollouts()] == ["r1", "r2"]
 
 
-def test_a_duplicate_id_conflicts(store: SQLiteStore) -> None:
+def test_a_duplicate_id_conflicts(store: Store) -> None:
     store.create_rollout("r1", "chat", SPEC, {}, 1.0)
     with pytest.raises(ConflictError, match="already exists"):
         store.create_rollout("r1", "other", SPEC, {}, 2.0)
 
 
-def test_only_one_active_rollout_per_model(store: SQLiteStore) -> None:
+def test_only_one_active_rollout_per_model(store: Store) -> None:
     store.create_rollout("r1", "chat", SPEC, {}, 1.0)
     with pytest.raises(ConflictError, match="already has an active rollout 'r1'"):
         store.create_rollout("r2", "chat", SPEC, {}, 2.0)
@@ -43,7 +44,7 @@ def test_only_one_active_rollout_per_model(store: SQLiteStore) -> None:
     assert [r.id for r in store.list_rollouts(active_only=True)] == ["r1", "r3"]
 
 
-def test_a_finished_rollout_frees_its_model(store: SQLiteStore) -> None:
+def test_a_finished_rollout_frees_its_model(store: Store) -> None:
     store.create_rollout("r1", "chat", SPEC, {}, 1.0)
     store.save_rollout("r1", {"phase": "promoted"}, 1, active=False, now=2.0)
     store.create_rollout("r2", "chat", SPEC, {}, 3.0)
@@ -53,7 +54,8 @@ def test_a_finished_rollout_frees_its_model(store: SQLiteStore) -> None:
     assert store.get_rollout("r1").revision == 2
 
 
-def test_the_unique_index_guards_active_rows_even_behind_the_api(store: SQLiteStore) -> None:
+def test_the_unique_index_guards_active_rows_even_behind_the_api(file_store: SQLiteStore) -> None:
+    store = file_store
     store.create_rollout("r1", "chat", SPEC, {}, 1.0)
     store.create_rollout("r2", "other", SPEC, {}, 1.0)
     db = store._db  # the invariant must hold for any writer, not only this class
@@ -63,7 +65,7 @@ def test_the_unique_index_guards_active_rows_even_behind_the_api(store: SQLiteSt
 
 
 def test_save_bumps_the_revision_and_writes_events_and_policy_together(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     store.create_rollout("r1", "chat", SPEC, {"phase": "pending"}, 1.0)
     events = [("advance", {"from": 0, "to": 1}), ("verdicts", {"latency": "PASS"})]
@@ -97,7 +99,7 @@ def test_save_bumps_the_revision_and_writes_events_and_policy_together(
     )
 
 
-def test_a_stale_revision_conflicts_and_writes_nothing(store: SQLiteStore) -> None:
+def test_a_stale_revision_conflicts_and_writes_nothing(store: Store) -> None:
     store.create_rollout("r1", "chat", SPEC, {"phase": "pending"}, 1.0)
     store.save_rollout("r1", {"phase": "shadow"}, 1, active=True, now=2.0, events=[("a", {})])
     with pytest.raises(ConflictError, match=r"revision 2, expected 1"):
@@ -116,7 +118,7 @@ def test_a_stale_revision_conflicts_and_writes_nothing(store: SQLiteStore) -> No
     assert store.policy_version() == 0
 
 
-def test_an_unstorable_event_writes_nothing(store: SQLiteStore) -> None:
+def test_an_unstorable_event_writes_nothing(store: Store) -> None:
     store.create_rollout("r1", "chat", SPEC, {}, 1.0)
     with pytest.raises(InvalidDataError, match="event 'bad'"):
         store.save_rollout("r1", {"ok": 1}, 1, True, 2.0, events=[("bad", {"x": math.inf})])
@@ -124,7 +126,7 @@ def test_an_unstorable_event_writes_nothing(store: SQLiteStore) -> None:
     assert store.events() == []
 
 
-def test_unknown_rollouts_are_store_errors_not_conflicts(store: SQLiteStore) -> None:
+def test_unknown_rollouts_are_store_errors_not_conflicts(store: Store) -> None:
     with pytest.raises(StoreError, match="no rollout named 'ghost'") as err:
         store.get_rollout("ghost")
     assert not isinstance(err.value, ConflictError)
@@ -133,7 +135,7 @@ def test_unknown_rollouts_are_store_errors_not_conflicts(store: SQLiteStore) -> 
     assert not isinstance(err.value, ConflictError)
 
 
-def test_events_newest_limit_in_time_order_per_rollout_or_all(store: SQLiteStore) -> None:
+def test_events_newest_limit_in_time_order_per_rollout_or_all(store: Store) -> None:
     store.create_rollout("r1", "chat", SPEC, {}, 0.0)
     store.create_rollout("r2", "other", SPEC, {}, 0.0)
     rev = {"r1": 1, "r2": 1}

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from store_helpers import Backend
+
 from llm_rollout.records import Arm, RequestRecord, Role
-from llm_rollout.store.sqlite import SQLiteStore
+from llm_rollout.store import Store
 
 MakeRecord = Callable[..., RequestRecord]
 T0 = 1_700_000_000.0
@@ -25,7 +27,7 @@ def _batches(make_record: MakeRecord, writer: int) -> list[list[RequestRecord]]:
     ]
 
 
-def test_threads_sharing_one_store(store: SQLiteStore, make_record: MakeRecord) -> None:
+def test_threads_sharing_one_store(store: Store, make_record: MakeRecord) -> None:
     def write(writer: int) -> None:
         for batch in _batches(make_record, writer):
             store.append_records(batch)
@@ -39,9 +41,11 @@ def test_threads_sharing_one_store(store: SQLiteStore, make_record: MakeRecord) 
     assert store.policy_version() == 40
 
 
-def test_two_store_objects_writing_one_file(tmp_path: Path, make_record: MakeRecord) -> None:
-    path = tmp_path / "store.db"
-    with SQLiteStore(path) as one, SQLiteStore(path) as two:
+def test_two_connections_writing_one_database(
+    shared_backend: Backend, tmp_path: Path, make_record: MakeRecord
+) -> None:
+    one, two = shared_backend.connect(tmp_path), shared_backend.connect(tmp_path)
+    try:
 
         def write(writer: int) -> None:
             target = one if writer % 2 else two
@@ -53,3 +57,6 @@ def test_two_store_objects_writing_one_file(tmp_path: Path, make_record: MakeRec
         for reader in (one, two):
             base, cand = reader.read_window("r1", 0, Role.SERVE, T0, T0 + 100)
             assert (base.n, cand.n) == (400, 400)
+    finally:
+        one.close()
+        two.close()

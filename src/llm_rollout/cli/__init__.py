@@ -14,6 +14,8 @@ import click
 
 from ..errors import LlmRolloutError
 
+__all__ = ["COMMANDS", "LazyGroup", "cli", "main"]
+
 # module name -> click command attribute; imported lazily so `--help` stays fast.
 COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("llm_rollout.cli.basic", "schema"),

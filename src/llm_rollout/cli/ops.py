@@ -554,7 +554,7 @@ def control(
     """Run the controller: judge every active rollout each check interval, advance, pause or
     roll it back, publish the policy. Only the holder of the store's lease acts; others wait
     and take over when it stops renewing."""
-    from ..controller import ControllerService
+    from ..service import ControllerService
     from ..store import open_store
 
     token = None
@@ -591,7 +591,7 @@ def control(
         admin = None
         admin_store = None
         if admin_port is not None and token:
-            from ..controller.admin import AdminAPI, serve_in_thread
+            from ..service.admin import AdminAPI, serve_in_thread
 
             admin_store = open_store(home)
             admin = serve_in_thread(

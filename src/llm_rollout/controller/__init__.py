@@ -1,13 +1,11 @@
-"""The rollout controller: the pure state machine (used alike by the simulator and the live
-service) and the service loop that feeds it (:class:`ControllerService`, in :mod:`.service`).
+"""The rollout controller's pure core: the state machine, used alike by the simulator and the
+live service (:mod:`llm_rollout.service`), and what one check judges.
 
 The state machine maps ``(state, spec, input, now)`` to ``(new state, actions)``; its rules
-and the decisions behind them are in the docstring of :mod:`._machine`.
+and the decisions behind them are in the docstring of :mod:`._machine`. :func:`window_query`
+names the window a check reads and :func:`observe` judges it (:mod:`._observe`).
 """
 
-from typing import TYPE_CHECKING, Any
-
-from ._ab import ab_verdict
 from ._actions import (
     Action,
     Alert,
@@ -19,6 +17,7 @@ from ._actions import (
     SetRoute,
 )
 from ._machine import advance, apply_command, start
+from ._observe import judged_phase, observe, window_query
 from ._state import (
     Phase,
     RolloutState,
@@ -29,15 +28,11 @@ from ._state import (
     weight_bp,
 )
 
-if TYPE_CHECKING:
-    from .service import ControllerService
-
 __all__ = [
     "Action",
     "Alert",
     "Command",
     "CommandKind",
-    "ControllerService",
     "EventKind",
     "Observation",
     "Phase",
@@ -45,22 +40,14 @@ __all__ = [
     "RolloutState",
     "SetRoute",
     "ab_step_index",
-    "ab_verdict",
     "advance",
     "apply_command",
     "current_step",
     "initial_state",
+    "judged_phase",
+    "observe",
     "route_for",
     "start",
     "weight_bp",
+    "window_query",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # The service builds on llm_rollout.operations, which builds on this package: import it
-    # on first use so that importing the pure state machine never pulls in the store layer.
-    if name == "ControllerService":
-        from .service import ControllerService
-
-        return ControllerService
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,8 @@ class Observation:
     ``decision`` comes from the judge (``phase="shadow"`` during the shadow phase); the counts
     are samples per arm in the window (in shadow, ``n_candidate`` counts shadow calls);
     ``alerts`` are the shadow alert rules (FAIL = fired); ``ab`` is the A/B rule's verdict
-    (PASS = rule met, FAIL = candidate worse, else inconclusive), see :func:`ab_verdict`.
+    (PASS = rule met, FAIL = candidate worse, else inconclusive), see
+    :func:`llm_rollout.judge.ab_verdict`.
     """
 
     decision: StepDecision

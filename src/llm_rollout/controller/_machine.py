@@ -3,10 +3,10 @@
 The simulator and the live service call exactly these functions; neither has decision logic
 of its own. Nothing here reads a clock, a store or a network.
 
-The caller judges the window from ``state.phase_started`` to now with
-``judge_step(spec, window, phase=state.effective_phase.value)`` (the phase values ``shadow``,
-``canary`` and ``ab`` are the judge's), adds the shadow alert verdicts in the shadow phase and
-:func:`ab_verdict` in the A/B phase, and passes the lot as one :class:`Observation`.
+The caller reads the window from ``state.phase_started`` to now and judges it with
+:func:`llm_rollout.controller.observe` (the step decision, the shadow alert verdicts in the
+shadow phase, the A/B rule in the A/B phase), which gives the one :class:`Observation` that
+:func:`advance` takes.
 
 One check (:func:`advance`) applies these rules in order and stops at the first that moves:
 

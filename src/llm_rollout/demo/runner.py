@@ -4,7 +4,7 @@ What runs where:
 
 - two mock model servers (baseline and candidate) and the gateway are child processes
   (:mod:`.procs`), each in its own process group, all stopped on the way out;
-- the controller (:class:`~llm_rollout.controller.service.ControllerService`) runs in a thread
+- the controller (:class:`~llm_rollout.service.ControllerService`) runs in a thread
   of this process against the same SQLite store as the gateway;
 - the traffic generator (:mod:`.traffic`) runs its own event loop in another thread.
 
@@ -225,7 +225,7 @@ class _Demo:
             return -1
 
     def start_controller(self) -> None:
-        from ..controller.service import ControllerService
+        from ..service import ControllerService
 
         # The controller logs its checks and alerts; on a live view they would tear the screen,
         # so they go to logs/controller.log (the view shows the same events from the store).
@@ -269,13 +269,15 @@ class _Demo:
     def _judge(self, state: RolloutState, now: float) -> StepDecision | None:
         """What the gates say about the current window (the controller's own judgment, made
         on the same records: the judge is pure)."""
-        from ..operations import observe
+        from ..operations import observe_window
+        from ..sources import RecordStoreSource
 
         assert self.store is not None
         assert self.spec is not None
         if not state.effective_phase.active:
             return None
-        obs, _ = observe(self.store, self.rollout_id, self.spec, state, now)
+        source = RecordStoreSource(self.store)
+        obs, _ = observe_window(source, self.rollout_id, self.spec, state, now)
         return obs.decision
 
     def _frame(

@@ -4,6 +4,7 @@
     judge_step(spec, window, method=None, phase="canary") -> StepDecision
     judge_alert(rule, window, alpha) -> Verdict
     judge_srm(window, check) -> Verdict
+    ab_verdict(ab, window, alpha) -> Verdict
     combine(verdicts, srm=None) -> StepDecision
     verdict_table_rows(decision) -> list[list[str]]
 
@@ -12,6 +13,7 @@ Submodules for tests and studies: :mod:`.synth` (windows from stated distributio
 :mod:`.golden` (the golden-case runner), :mod:`.study` (false-FAIL rate, samples to detect).
 """
 
+from .ab import ab_verdict
 from .alerts import judge_alert
 from .combine import PHASES, combine, effective_outcome, judge_step
 from .gates import GATE_TYPES, judge_gate
@@ -22,6 +24,7 @@ __all__ = [
     "GATE_TYPES",
     "PHASES",
     "VERDICT_TABLE_HEADER",
+    "ab_verdict",
     "combine",
     "effective_outcome",
     "judge_alert",

@@ -1,7 +1,7 @@
 """How long an A/B step must run to show a quality difference on thumbs-down.
 
 The controller reads the A/B verdict once, at the end of ``duration``
-(:func:`llm_rollout.controller.ab_verdict`): superiority PASSes when the whole interval of
+(:func:`llm_rollout.judge.ab_verdict`): superiority PASSes when the whole interval of
 ``p_candidate - p_baseline`` is below 0, non-inferiority when the interval of
 ``p_candidate - (1 + margin) p_baseline`` is at or below 0, each rate with the beta-binomial
 confidence sequence at half the A/B phase's alpha. The duration is the shortest whole number of

@@ -3,7 +3,6 @@ and the reference regressions the plan is sized for."""
 
 from __future__ import annotations
 
-from ..sim.engine import alert_alpha
 from ..sim.regression import Regression, parse_regression
 from ..spec import RolloutSpec
 from .detect import Rule
@@ -78,7 +77,7 @@ def alert_rules(spec: RolloutSpec) -> list[Rule]:
     """The shadow alert rules (judged with the sequential margin rule at the alert alpha)."""
     if not spec.shadow.enabled:
         return []
-    a = alert_alpha(spec)
+    a = spec.alert_alpha()
     out = []
     for rule in spec.shadow.alerts:
         label = f"alert {rule.gate}"

@@ -31,11 +31,11 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from ..controller import CommandKind
 from ..errors import ConflictError, LlmRolloutError, StoreError
 from ..operations import RolloutNotFoundError, command, event_summary, find_rollout, status
 from ..spec import Method
 from ..store.base import Store
-from ._actions import CommandKind
 
 log = logging.getLogger("llm_rollout.controller.admin")
 Scope = dict[str, Any]

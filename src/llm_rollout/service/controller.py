@@ -2,8 +2,9 @@
 
 Each pass, while holding the leader lease, visits every active rollout whose check is due
 (``last_check + check_interval <= now``) and runs one check, the reconcile pass of Argo
-Rollouts: load the row, read the window of records and feedback from the store, judge it
-exactly as the simulator does (:func:`llm_rollout.operations.observe`), let
+Rollouts: load the row, read the window from the window source (by default the records and
+feedback in the store), judge it exactly as the simulator does
+(:func:`llm_rollout.operations.observe_window`), let
 :func:`~llm_rollout.controller.advance` compute the next state, then save state, audit events
 and the new route in ONE compare-and-swap transaction. Gateways pick the route up on their
 next policy poll.
@@ -29,13 +30,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..controller import Phase, RecordEvent, advance, start
 from ..errors import ConflictError, LlmRolloutError
-from ..operations import alerts_of, apply_actions, load_rollout, observe
+from ..operations import alerts_of, apply_actions, load_rollout, observe_window
+from ..sources import RecordStoreSource, WindowSource
 from ..spec import Method
 from ..store.base import RolloutRow, Store
-from ._actions import RecordEvent
-from ._machine import advance, start
-from ._state import Phase
 
 log = logging.getLogger("llm_rollout.controller")
 LEASE_NAME = "controller"
@@ -49,7 +49,8 @@ def default_holder() -> str:
 
 class ControllerService:
     """One controller. ``judge_every`` overrides every spec's ``check_interval`` (seconds);
-    ``method`` overrides every gate's judging method; ``clock`` is injectable for tests."""
+    ``method`` overrides every gate's judging method; ``clock`` is injectable for tests;
+    ``source`` is where windows are read from (default: the store's records)."""
 
     def __init__(
         self,
@@ -61,12 +62,14 @@ class ControllerService:
         method: Method | None = None,
         judge_every: float | None = None,
         start_grace: float | None = None,
+        source: WindowSource | None = None,
     ) -> None:
         if not lease_ttl > 0:
             raise ValueError("lease_ttl must be > 0")
         if judge_every is not None and not judge_every > 0:
             raise ValueError("judge_every must be > 0")
         self.store = store
+        self.source = RecordStoreSource(store) if source is None else source
         self.holder = holder or default_holder()
         self.lease_ttl = lease_ttl
         self.clock = clock
@@ -129,7 +132,7 @@ class ControllerService:
         since = state.phase_started if state.last_check is None else state.last_check
         if max(since, state.phase_started) + self.interval(spec.check_interval) > now:
             return []
-        obs, _ = observe(self.store, row.id, spec, state, now, self.method)
+        obs, _ = observe_window(self.source, row.id, spec, state, now, self.method)
         new, actions = advance(state, spec, obs, now)
         actions = [
             RecordEvent(a.kind, {**a.data, "controller": self.holder})

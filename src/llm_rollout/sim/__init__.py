@@ -10,8 +10,8 @@ Everything is generated column-wise (one numpy array per metric per check interv
 million simulated requests take seconds, not minutes.
 """
 
-from .behaviour import FAMILIES, Batch, Columns, Prompts, behave, cost_columns, drift_factors
-from .engine import Check, RunResult, ab_alpha, alert_alpha, simulate
+from .behaviour import FAMILIES, Batch, Prompts, behave, cost_columns, drift_factors
+from .engine import Check, RunResult, simulate
 from .montecarlo import MonteCarloSummary, Rate, monte_carlo, summarise, wilson
 from .regression import ALIASES, METRICS, Regression, canonical_metric, parse_regression
 from .report import duration_text, halt_headline, stage_label
@@ -33,7 +33,6 @@ __all__ = [
     "PLACEHOLDER_CANDIDATE",
     "Batch",
     "Check",
-    "Columns",
     "MonteCarloSummary",
     "Prompts",
     "Rate",
@@ -42,8 +41,6 @@ __all__ = [
     "Scenario",
     "Traffic",
     "UserBuckets",
-    "ab_alpha",
-    "alert_alpha",
     "behave",
     "canonical_metric",
     "cost_columns",

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..profile import ModelProfile
-from ..records import ArmWindow, Prices
+from ..records import Prices
 from .regression import Regression
 
 FloatArray = npt.NDArray[np.float64]
@@ -209,50 +209,3 @@ def behave(
         rated=rated,
         negative=negative,
     )
-
-
-class Columns:
-    """An arm's cumulative columns for the current phase, grown in place (amortised doubling),
-    so a check hands the judge views of everything so far without copying."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self._cap = capacity
-        self.n = 0
-        self.negative = 0
-        self.rated = 0
-        self._f = np.empty((4, capacity))  # latency, ttft, cost, completion tokens
-        self._b = np.empty((2, capacity), dtype=np.bool_)  # error, refused
-
-    def extend(self, batch: Batch) -> None:
-        end = self.n + batch.n
-        if end > self._cap:
-            cap = max(end, 2 * self._cap)
-            f = np.empty((4, cap))
-            b = np.empty((2, cap), dtype=np.bool_)
-            f[:, : self.n] = self._f[:, : self.n]
-            b[:, : self.n] = self._b[:, : self.n]
-            self._f, self._b, self._cap = f, b, cap
-        cols = (batch.latency_ms, batch.ttft_ms, batch.cost_usd, batch.completion_tokens)
-        for i, col in enumerate(cols):
-            self._f[i, self.n : end] = col
-        self._b[0, self.n : end] = batch.error
-        self._b[1, self.n : end] = batch.refused
-        self.negative += int(batch.negative.sum())
-        self.rated += int(batch.rated.sum())
-        self.n = end
-
-    def clear(self) -> None:
-        self.n = self.negative = self.rated = 0
-
-    def window(self) -> ArmWindow:
-        n = self.n
-        return ArmWindow(
-            latency_ms=self._f[0, :n],
-            ttft_ms=self._f[1, :n],
-            cost_usd=self._f[2, :n],
-            completion_tokens=self._f[3, :n],
-            error=self._b[0, :n],
-            refused=self._b[1, :n],
-            negative_feedback=self.negative,
-            feedback_count=self.rated,
-        )

@@ -1,12 +1,14 @@
 """The simulation engine: a virtual clock driving the real controller and the real judge.
 
 Every ``spec.check_interval`` of virtual time the engine draws that interval's traffic under
-the current route, appends it to the phase's cumulative per-arm columns, judges the window with
-:func:`llm_rollout.judge.judge_step` (plus the shadow alert rules in SHADOW and the A/B rule in
-the A/B phase), and hands the observation to :func:`llm_rollout.controller.advance` -- the same
-function the live service calls. The engine applies the returned actions (``SetRoute`` changes
-the route; a new ``phase_started`` starts a new window) and stops at a terminal phase, at PAUSED
-(from there an operator decides) or at the scenario's time limit.
+the current route and appends it to an in-memory window source
+(:class:`llm_rollout.sources.InMemorySource`), then does what the live service does: reads the
+window the state calls for (:func:`llm_rollout.controller.window_query`), judges it
+(:func:`llm_rollout.controller.observe`: the step decision, the shadow alert rules in SHADOW,
+the A/B rule in the A/B phase) and hands the observation to
+:func:`llm_rollout.controller.advance`. The engine applies the returned actions (``SetRoute``
+changes the route; a new ``phase_started`` starts a new window) and stops at a terminal phase,
+at PAUSED (from there an operator decides) or at the scenario's time limit.
 
 Nothing here decides a rollout: outcomes are the controller's; the engine only measures
 what they cost (time, exposure).
@@ -22,11 +24,11 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import controller as ctl
-from ..judge import judge_alert, judge_step
-from ..records import Window
+from ..records import Arm, Role
+from ..sources import InMemorySource
 from ..spec import Method, RolloutSpec
 from ..verdict import Outcome, StepDecision, Verdict
-from .behaviour import Columns, Prompts, behave, drift_factors
+from .behaviour import Prompts, behave, drift_factors
 from .report import halt_headline, stage_label
 from .scenario import Scenario
 from .traffic import UserBuckets
@@ -34,19 +36,6 @@ from .traffic import UserBuckets
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 Progress = Callable[[float, float], None]  # (virtual now, time limit)
-
-_JUDGED_PHASE = {ctl.Phase.SHADOW: "shadow", ctl.Phase.CANARY: "canary", ctl.Phase.AB: "ab"}
-
-
-def alert_alpha(spec: RolloutSpec) -> float:
-    """Alpha per shadow alert rule: the shadow phase's share of the rollout alpha, split over
-    its rules (the shadow gates take the same share again: Bonferroni stays conservative)."""
-    return spec.alpha / spec.looks() / max(1, len(spec.shadow.alerts))
-
-
-def ab_alpha(spec: RolloutSpec) -> float:
-    """Alpha of the A/B rule: the A/B phase's share of the rollout alpha."""
-    return spec.alpha / spec.looks()
 
 
 @dataclass(frozen=True)
@@ -156,14 +145,13 @@ class _Run:
         self.run_drift_c = self.rng.uniform(1 - var, 1 + var, 6)
         self.buckets = UserBuckets(self.spec.name, scenario.traffic.users)
         self.seen: BoolArray = np.zeros(scenario.traffic.users, dtype=np.bool_)
-        self.base = Columns()
-        self.cand = Columns()
+        self.arms = InMemorySource()
         self.bp = 0
         self.shadow = 0.0
         self.requests = self.candidate_served = self.shadow_calls = self.exposure = 0
         self.reg_start = scenario.regression_start
 
-    def traffic(self, t0: float, t1: float) -> None:
+    def traffic(self, step: int, t0: float, t1: float) -> None:
         sc, rng = self.sc, self.rng
         times = sc.traffic.arrivals(rng, t0, t1)
         n = int(times.shape[0])
@@ -176,7 +164,8 @@ class _Run:
         drift_c = drift_factors(rng, sc.candidate.drift) * self.run_drift_c
         mean = sc.baseline.prompt_tokens
         base = behave(sc.baseline, prompts.take(~on_cand), rng, drift_b, prompt_tokens_mean=mean)
-        self.base.extend(base)
+        rid = self.spec.name
+        self.arms.extend(rid, step, Arm.BASELINE, Role.SERVE, base)
         self.requests += n
         if on_cand.any():
             cand = behave(
@@ -187,7 +176,7 @@ class _Run:
                 prompt_tokens_mean=mean,
                 regressions=sc.regressions,
             )
-            self.cand.extend(cand)
+            self.arms.extend(rid, step, Arm.CANDIDATE, Role.SERVE, cand)
             self.candidate_served += cand.n
             if self.reg_start is not None:
                 hit = times >= self.reg_start
@@ -205,32 +194,22 @@ class _Run:
                 served=False,
             )
             self.shadow_calls += shadow.n
-            if self.bp == 0:  # in the shadow phase the shadow calls are the judged candidate
-                self.cand.extend(shadow)
+            self.arms.extend(rid, step, Arm.CANDIDATE, Role.SHADOW, shadow)
 
     def observe(self, state: ctl.RolloutState, now: float) -> tuple[ctl.Observation, Check]:
-        spec = self.spec
-        phase = _JUDGED_PHASE.get(state.effective_phase, "canary")
-        window = Window(
-            self.base.window(), self.cand.window(), self.bp / 10_000, state.phase_started, now
-        )
-        decision = judge_step(spec, window, self.method, phase=phase)
-        alerts: tuple[Verdict, ...] = ()
-        if phase == "shadow":
-            alpha = alert_alpha(spec)
-            alerts = tuple(judge_alert(rule, window, alpha) for rule in spec.shadow.alerts)
-        ab = None
-        if phase == "ab" and spec.ab is not None:
-            ab = ctl.ab_verdict(spec.ab, window, ab_alpha(spec))
-        obs = ctl.Observation(decision, self.base.n, self.cand.n, alerts=alerts, ab=ab)
+        """Read and judge the window exactly as the live controller does."""
+        window = self.arms.read_window(ctl.window_query(self.spec.name, self.spec, state, now))
+        obs = ctl.observe(self.spec, state, window, self.method)
+        decision, alerts, ab = obs.decision, obs.alerts, obs.ab
+        phase = ctl.judged_phase(state)
         check = Check(
             now,
             phase,
             state.step,
             self.bp / 100,
             self.shadow,
-            self.base.n,
-            self.cand.n,
+            obs.n_baseline,
+            obs.n_candidate,
             decision.outcome.value,
             decision,
             alerts,
@@ -261,15 +240,14 @@ def simulate(
     now = 0.0
     while not state.terminal and state.phase is not ctl.Phase.PAUSED and now < limit:
         t1 = now + spec.check_interval
-        run.traffic(now, t1)
+        run.traffic(state.step, now, t1)
         now = t1
         obs, check = run.observe(state, now)
         before = state.phase_started
         state, actions = ctl.advance(state, spec, obs, now)
         moved = _apply(run, actions, events)
         if state.phase_started != before:
-            run.base.clear()
-            run.cand.clear()
+            run.arms.clear()  # a new window: what came before is never read again
         if state.phase is ctl.Phase.ROLLED_BACK:
             last_fired = obs.decision.critical_failed + tuple(
                 a for a in obs.alerts if a.outcome is Outcome.FAIL
@@ -396,4 +374,4 @@ def _result(
     )
 
 
-__all__ = ["Check", "RunResult", "ab_alpha", "alert_alpha", "simulate"]
+__all__ = ["Check", "RunResult", "simulate"]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import StoreError
-from .base import Event, PolicyVersion, RolloutRow, Store
+from .base import ControlStore, Event, PolicyVersion, RecordStore, RolloutRow, Store
 from .sqlite import MEMORY, SQLiteStore
 
 HOME_ENV = "LLM_ROLLOUT_HOME"
@@ -25,8 +25,10 @@ __all__ = [
     "DB_FILE",
     "DEFAULT_HOME",
     "HOME_ENV",
+    "ControlStore",
     "Event",
     "PolicyVersion",
+    "RecordStore",
     "RolloutRow",
     "SQLiteStore",
     "Store",

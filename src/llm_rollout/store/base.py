@@ -1,8 +1,15 @@
-"""The Store protocol: everything llm-rollout persists, behind one interface.
+"""The store protocols: what llm-rollout persists, behind two interfaces.
 
-Implementations: :mod:`.sqlite` (embedded default, WAL) and, for several gateway replicas,
-PostgreSQL. Every method is a complete transaction; none leaves partial state behind on error
-(errors surface as :class:`~llm_rollout.errors.StoreError`).
+- :class:`ControlStore`: the registry, policy versions, rollouts with their audit log, and
+  leader leases: small, transactional, written by the controller and the operator commands.
+- :class:`RecordStore`: one record per upstream call and the users' feedback: append-heavy,
+  written by the gateway, read by judging (windows) and by the offline analyses (records).
+- :class:`Store`: both, which is what one backend provides.
+
+Implementation: :mod:`.sqlite` (embedded, WAL; a file or ``:memory:``). Every method is a
+complete transaction; none leaves partial state behind on error (errors surface as
+:class:`~llm_rollout.errors.StoreError`). ``tests/store/`` is the contract suite a backend
+proves itself with: it runs against every backend in ``tests/store/conftest.py``.
 """
 
 from __future__ import annotations
@@ -45,7 +52,9 @@ class Event:
     data: dict[str, Any]
 
 
-class Store(Protocol):
+class ControlStore(Protocol):
+    """Registry, policy, rollouts and audit, leases."""
+
     # --- registry -------------------------------------------------------------------------
     def put_model(self, version: ModelVersion) -> bool:
         """Register a version; returns False when that digest was already there (idempotent).
@@ -58,7 +67,9 @@ class Store(Protocol):
         """The version with this full digest; RegistryError when unknown."""
         ...
 
-    def list_models(self) -> list[ModelVersion]: ...
+    def list_models(self) -> list[ModelVersion]:
+        """Every stored version, oldest registration first."""
+        ...
 
     def resolve_model(self, ref: str) -> ModelVersion:
         """``name`` or ``name@sha256:<prefix>`` among the stored versions of ``name``
@@ -74,7 +85,9 @@ class Store(Protocol):
         """The newest version (0 when none): the cheap poll replicas run."""
         ...
 
-    def current_policy(self) -> PolicyVersion | None: ...
+    def current_policy(self) -> PolicyVersion | None:
+        """The newest version with its document; None before the first publish."""
+        ...
 
     def policy_history(self, limit: int = 50) -> list[PolicyVersion]:
         """The newest ``limit`` versions, newest first."""
@@ -92,7 +105,9 @@ class Store(Protocol):
         """StoreError (not ConflictError) when there is no such rollout."""
         ...
 
-    def list_rollouts(self, active_only: bool = False) -> list[RolloutRow]: ...
+    def list_rollouts(self, active_only: bool = False) -> list[RolloutRow]:
+        """Every rollout (or only the active ones), oldest first."""
+        ...
 
     def save_rollout(
         self,
@@ -121,7 +136,23 @@ class Store(Protocol):
         """The newest ``limit`` events (of one rollout, or of all), oldest first."""
         ...
 
-    # --- records and feedback -------------------------------------------------------------
+    # --- leader lease ---------------------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
+        """Take or renew the named lease; False while another holder's lease is unexpired."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up early; a no-op unless ``holder`` has it."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection; the object is unusable afterwards."""
+        ...
+
+
+class RecordStore(Protocol):
+    """Records and feedback, and the windows and record lists read from them."""
+
     def append_records(self, records: Sequence[RequestRecord]) -> None:
         """All or nothing. InvalidDataError (before any write) when a record is impossible.
         A record whose ``(request_id, role)`` is already stored is skipped, so a writer may
@@ -143,11 +174,16 @@ class Store(Protocol):
         for served calls."""
         ...
 
-    # --- leader lease ---------------------------------------------------------------------
-    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
-        """Take or renew the named lease; False while another holder's lease is unexpired."""
+    def read_records(self, rollout_id: str | None = None) -> list[RequestRecord]:
+        """Every stored record (of one rollout), in append order, as record objects: what
+        the offline analyses (``calibrate``, ``shadow-report``) and exports read.
+        Judging reads :meth:`read_window`, which never builds a record object."""
         ...
 
-    def release_lease(self, name: str, holder: str) -> None: ...
+    def close(self) -> None:
+        """Release the connection; the object is unusable afterwards."""
+        ...
 
-    def close(self) -> None: ...
+
+class Store(ControlStore, RecordStore, Protocol):
+    """Both protocols: what one backend (one database) provides."""

@@ -369,8 +369,7 @@ class SQLiteStore:
         return None if row is None else Feedback(*row)
 
     def read_records(self, rollout_id: str | None = None) -> list[RequestRecord]:
-        """Every stored record (of one rollout), in append order: for export and tests, not
-        for judging (use :meth:`read_window`). Not part of the Store protocol."""
+        """Every stored record (of one rollout), in append order (see the protocol)."""
         where, params = ("", ()) if rollout_id is None else ("WHERE rollout_id = ? ", (rollout_id,))
         rows = self._all(f"{_records.RECORD_SQL}{where}ORDER BY seq", params, "read records")
         return [_records.record_from_row(row) for row in rows]
