@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from gateway_live import (
+from gateway_helpers import (
     KEY,
     PROFILES,
     LiveGateway,

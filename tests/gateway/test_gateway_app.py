@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from gateway_harness import chat, publish, request, running, version
+from gateway_helpers import chat, publish, request, running, version
 
 from llm_rollout.gateway.handlers import RequestIds
 from llm_rollout.mock import MockModel

@@ -8,7 +8,7 @@ import time
 
 import openai
 import pytest
-from gateway_live import KEY, LiveGateway, http, wait_until
+from gateway_helpers import KEY, LiveGateway, http, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from llm_rollout.policy import Policy

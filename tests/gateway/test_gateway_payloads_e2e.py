@@ -14,7 +14,7 @@ from typing import Any
 import openai
 import pytest
 import uvicorn
-from gateway_live import LiveGateway, Mocks, start_gateway, wait_until
+from gateway_helpers import LiveGateway, Mocks, start_gateway, wait_until
 
 from llm_rollout.records import RequestRecord, Role
 from llm_rollout.registry import ModelVersion

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from gateway_harness import request
+from gateway_helpers import request
 
 from llm_rollout.cli import cli
 from llm_rollout.gateway import ASGIUpstream, Gateway, load_config

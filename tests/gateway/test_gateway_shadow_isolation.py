@@ -12,7 +12,7 @@ import statistics
 import time
 
 import openai
-from gateway_live import KEY, LiveGateway, http, wait_until
+from gateway_helpers import KEY, LiveGateway, http, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from llm_rollout.records import Role, Status

@@ -4,20 +4,10 @@ test run, and one directory for every child process's log."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ops_live import PROFILES, Proc, start_mock, wait_mock
-
-
-@dataclass
-class Mocks:
-    ports: dict[str, int]
-    procs: list[Proc]
-
-    def port(self, name: str) -> int:
-        return self.ports[name]
+from ops_helpers import PROFILES, Mocks, start_mock, wait_mock
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ops_helpers import Traffic
-from ops_live import BIN
+from ops_helpers import BIN, Traffic
 
 from llm_rollout.cli import COMMANDS, main
 from llm_rollout.store.sqlite import SQLiteStore

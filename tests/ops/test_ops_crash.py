@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest import Mocks
-from ops_live import (
+from ops_helpers import (
     MESSAGES,
+    LiveTraffic,
+    Mocks,
     Proc,
-    Traffic,
     check_agreement,
     integrity_ok,
     model_def,
@@ -112,7 +112,7 @@ def test_killing_the_leading_controller_never_loses_or_repeats_a_step(site: Site
             shadow={"sample": 1.0, "min_duration": 1.0, "min_samples": 20},
             steps=[{"weight": w, **STEP} for w in (20, 50, 100)],
         )
-        traffic = Traffic(gateway, "crash").start()
+        traffic = LiveTraffic(gateway, "crash").start()
         rng = random.Random(5)
         deadline = time.monotonic() + 60
         serial = len(controllers)
@@ -190,7 +190,7 @@ def test_a_gateway_killed_mid_stream_restarts_and_a_clean_shutdown_loses_nothing
             shadow={"enabled": False},
             steps=[{"weight": 50, **{**STEP, "min_dwell": 3}}, {"weight": 100, **STEP}],
         )
-        traffic = Traffic(gateway, "gw").start()
+        traffic = LiveTraffic(gateway, "gw").start()
         wait_until(lambda: traffic.served["candidate"] >= 20, 20, "candidate traffic")
         # a long stream is in flight when the gateway dies
         with gateway.client() as client:

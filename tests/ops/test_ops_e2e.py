@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Mocks
-from ops_live import (
+from ops_helpers import (
     Gateway,
+    LiveTraffic,
+    Mocks,
     Proc,
-    Traffic,
     check_agreement,
     cli_json,
     free_port,
@@ -136,7 +136,7 @@ class Cluster:
 class Outcome:
     name: str
     phase: str | None = None
-    traffic: Traffic | None = None
+    traffic: LiveTraffic | None = None
     rollback: dict[str, float] = field(default_factory=dict)
     failure: str | None = None
 
@@ -235,7 +235,9 @@ def scenarios(cluster: Cluster) -> dict[str, Outcome]:
     thumbs = {"feedback": {"candidate": 0.5, "baseline": 0.02}}
     for name, out in outcomes.items():
         gw = c.skewed if name == "srm" else c.gateway
-        out.traffic = Traffic(gw, name, thumbs_down=thumbs.get(name, {}), seed=len(name)).start()
+        out.traffic = LiveTraffic(
+            gw, name, thumbs_down=thumbs.get(name, {}), seed=len(name)
+        ).start()
     operator = threading.Thread(target=_operator_rollback, args=(c, outcomes["operator"]))
     operator.start()
     deadline = time.monotonic() + DEADLINE

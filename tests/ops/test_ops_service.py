@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ops_helpers import T0, Traffic, current_route, make_spec, registered
-from ops_live import check_agreement
+from ops_helpers import T0, Traffic, check_agreement, current_route, make_spec, registered
 
 from llm_rollout import operations as ops
 from llm_rollout.controller import CommandKind
