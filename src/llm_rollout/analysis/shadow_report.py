@@ -31,14 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidDataError
-from .judge import judge_alert
-from .plan.text import num, pct, table
-from .records import Arm, ArmWindow, FloatArray, RequestRecord, Role, Status, Window
-from .sim.engine import alert_alpha
-from .spec import RolloutSpec
-from .stats import mean_cs, rate_cs
-from .verdict import Outcome, Verdict
+from ..errors import InvalidDataError
+from ..judge import judge_alert
+from ..plan.text import num, pct, table
+from ..records import Arm, ArmWindow, FloatArray, RequestRecord, Role, Status, Window
+from ..sim.engine import alert_alpha
+from ..spec import RolloutSpec
+from ..stats import mean_cs, rate_cs
+from ..verdict import Outcome, Verdict
 
 DEFAULT_LEVEL = 0.95
 MAX_WORDS = 2000  # words compared per answer (difflib is quadratic in the worst case)
@@ -397,7 +397,7 @@ def _share(k: int, n: int) -> float | None:
     return k / n if n else None
 
 
-def render_markdown(report: ShadowReport) -> str:
+def render_shadow_markdown(report: ShadowReport) -> str:
     level = f"{report.level:.0%}"
     fired = report.fired
     headline = (

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from analysis_helpers import assert_tables_are_rectangular, versions
 from click.testing import CliRunner
-from conftest import assert_tables_are_rectangular, versions
 
-from llm_rollout.calibrate import calibrate_simulation, calibrate_store, render_markdown
+from llm_rollout.analysis import calibrate_simulation, calibrate_store, render_noise_markdown
 from llm_rollout.cli import cli
 from llm_rollout.plan import load_noise
 from llm_rollout.plan.noise import NoiseProfile
@@ -43,7 +43,7 @@ def test_without_drift_the_floor_is_small() -> None:
     )
     for metric in ("cost", "latency_p50", "output_mean"):
         assert profile.metrics[metric].floor < 0.05, metric
-    md = render_markdown(profile)
+    md = render_noise_markdown(profile)
     assert md.startswith("# Noise floor calibration")
     assert "| metric |" in md
     assert_tables_are_rectangular(md)

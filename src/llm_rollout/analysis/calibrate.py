@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InvalidDataError, LlmRolloutError, SpecError
-from .plan.noise import (
+from ..errors import InvalidDataError, LlmRolloutError, SpecError
+from ..plan.noise import (
     DEFAULT_RUN_VARIATION,
     DRIFT_METRICS,
     METRICS,
@@ -37,12 +37,12 @@ from .plan.noise import (
     floor_of,
     multiplier,
 )
-from .plan.text import pct, table
-from .profile import ModelProfile
-from .records import ArmWindow, FloatArray, RequestRecord, Role, Status
-from .sim.behaviour import Prompts, behave, drift_factors
-from .sim.traffic import Traffic
-from .store.base import Store
+from ..plan.text import pct, table
+from ..profile import ModelProfile
+from ..records import ArmWindow, FloatArray, RequestRecord, Role, Status
+from ..sim.behaviour import Prompts, behave, drift_factors
+from ..sim.traffic import Traffic
+from ..store.base import Store
 
 MIN_WINDOW_SAMPLES = 20  # per arm: fewer and a window's statistics say nothing
 UNRESOLVED = 0.9  # sampling share of the variation above which drift is not measurable
@@ -425,7 +425,7 @@ def _levels(
 MARGIN = 0.03  # the planner's margin above the floor (llm_rollout.plan.planner.MARGIN)
 
 
-def render_markdown(profile: NoiseProfile) -> str:
+def render_noise_markdown(profile: NoiseProfile) -> str:
     rows = []
     for metric, m in profile.metrics.items():
         rows.append(
