@@ -11,17 +11,9 @@ The noise profile is what ``llm-rollout plan --noise`` reads
 ``llm-rollout shadow-report``.
 """
 
-from .calibrate import (
-    MARGIN,
-    MIN_WINDOW_SAMPLES,
-    UNRESOLVED,
-    WindowStat,
-    calibrate_simulation,
-    calibrate_store,
-    render_noise_markdown,
-    summarise,
-    window_stats,
-)
+from .calibrate import calibrate_simulation, calibrate_store
+from .noise_markdown import MARGIN, render_noise_markdown
+from .noise_stats import MIN_WINDOW_SAMPLES, UNRESOLVED, WindowStat, summarise, window_stats
 from .shadow_report import (
     DEFAULT_LEVEL,
     MAX_WORDS,
