@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from analysis_helpers import assert_tables_are_rectangular
 from click.testing import CliRunner
 
 from llm_rollout.analysis import (
@@ -22,6 +21,7 @@ from llm_rollout.cli import cli
 from llm_rollout.records import Arm, RequestRecord, Role, Status
 from llm_rollout.spec import parse_spec
 from llm_rollout.store.sqlite import SQLiteStore
+from llm_rollout.testing import assert_tables_are_rectangular
 
 SPEC = {
     "name": "chat",
