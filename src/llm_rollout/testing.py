@@ -4,10 +4,13 @@
 - :func:`memory_store`: a real SQLite store in memory, migrated.
 - :func:`window`: a judging window from plain sequences, for gate tests.
 - :func:`run_golden_cases`: run the judge's golden cases (or your own file of them).
+- :func:`assert_tables_are_rectangular`: every Markdown table of a rendered report (runbook,
+  noise floor, shadow report) has as many cells per row as its header.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,3 +86,20 @@ def run_golden_cases(path: str | Path | None = None) -> list[tuple[str, bool, st
     from .judge.golden import run_cases
 
     return run_cases(path)
+
+
+def _cells(line: str) -> int:
+    """Cells of a Markdown table row (escaped pipes are content)."""
+    return len(re.split(r"(?<!\\)\|", line)) - 2
+
+
+def assert_tables_are_rectangular(md: str) -> None:
+    """Every table row has as many cells as its header: GitHub renders it as a table."""
+    width = None
+    for line in [*md.splitlines(), ""]:
+        if line.startswith("| "):
+            assert line.endswith(" |"), line
+            width = width or _cells(line)
+            assert _cells(line) == width, line
+        else:
+            width = None

@@ -16,9 +16,9 @@ import pytest
 import uvicorn
 from gateway_helpers import LiveGateway, Mocks, start_gateway, wait_until
 
+from llm_rollout.analysis import build_report, response_text
 from llm_rollout.records import RequestRecord, Role
 from llm_rollout.registry import ModelVersion
-from llm_rollout.shadow_report import build_report, response_text
 from llm_rollout.spec import parse_spec
 from llm_rollout.store.sqlite import SQLiteStore
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -53,20 +52,3 @@ def small_plan(
         versions(), baseline="chat-v1", candidate="chat-v2", rate=rate, risk=risk, noise=noise, **kw
     )
     return build_plan(inputs, reps=300, search_reps=300)
-
-
-def cells(line: str) -> int:
-    """Cells of a Markdown table row (escaped pipes are content)."""
-    return len(re.split(r"(?<!\\)\|", line)) - 2
-
-
-def assert_tables_are_rectangular(md: str) -> None:
-    """Every table row has as many cells as its header: GitHub renders it as a table."""
-    width = None
-    for line in [*md.splitlines(), ""]:
-        if line.startswith("| "):
-            assert line.endswith(" |"), line
-            width = width or cells(line)
-            assert cells(line) == width, line
-        else:
-            width = None

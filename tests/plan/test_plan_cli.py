@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import MODELS, assert_tables_are_rectangular
+from conftest import MODELS
 
 from llm_rollout.cli import COMMANDS, cli
 from llm_rollout.plan import default_profile
 from llm_rollout.plan.noise import NoiseProfile
 from llm_rollout.registry import parse_models
 from llm_rollout.spec import load_spec, parse_spec
+from llm_rollout.testing import assert_tables_are_rectangular
 
 FAST = ("--risk", "high", "--reps", "200", "--quiet")
 

@@ -450,7 +450,7 @@ def calibrate(
     import json
     from dataclasses import replace
 
-    from ..calibrate import calibrate_simulation, calibrate_store, render_markdown
+    from ..analysis import calibrate_simulation, calibrate_store, render_noise_markdown
 
     window_s = _seconds(window, "--window") or 0.0
     if simulate:
@@ -505,7 +505,7 @@ def calibrate(
             result = calibrate_store(store, rollout, window_seconds=window_s, target=target)
         finally:
             store.close()
-    markdown = render_markdown(result)
+    markdown = render_noise_markdown(result)
     if json_out is not None:
         _write(json_out, json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
     if out is not None:
@@ -566,8 +566,8 @@ def shadow_report(
     a text comparison when payloads are stored, and the spec's alert rules."""
     import json
 
+    from ..analysis import build_report, render_shadow_markdown
     from ..operations import find_rollout
-    from ..shadow_report import build_report, render_markdown
     from ..spec import load_spec, parse_spec
     from ..store import open_store, store_home
 
@@ -575,12 +575,9 @@ def shadow_report(
     try:
         row = find_rollout(store, rollout)
         spec = load_spec(spec_file) if spec_file else parse_spec(row.spec, f"rollout {row.id}")
-        read = getattr(store, "read_records", None)
-        if read is None:
-            raise SpecError([("--home", "this store cannot list records")], "shadow report")
         records = [
             r
-            for r in read(row.id)
+            for r in store.read_records(row.id)
             if (since is None or r.time >= since) and (until is None or r.time < until)
         ]
     finally:
@@ -589,7 +586,7 @@ def shadow_report(
         default = Path(store_home(home)) / "payloads"
         payloads = default if default.is_dir() else None
     report = build_report(records, spec, rollout=row.id, level=level, payloads=payloads)
-    markdown = render_markdown(report)
+    markdown = render_shadow_markdown(report)
     if json_out is not None:
         _write(json_out, json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
     if out is not None:

@@ -9,8 +9,8 @@ One line per answer: ``{"request_id", "time", "role", "request", "response"}``. 
 answer has ``"role": "serve"`` and the client's request body; a shadow copy's answer has
 ``"role": "shadow"``, the *same* request id and no ``request`` (it is the served line's, and
 user content is not written twice). ``response`` is the upstream's body as text for a
-non-streamed call, or the streamed output text. :mod:`llm_rollout.shadow_report` pairs the two
-lines of a request for its text comparison.
+non-streamed call, or the streamed output text. :mod:`llm_rollout.analysis.shadow_pairs` pairs
+the two lines of a request for the shadow report's text comparison.
 """
 
 from __future__ import annotations

@@ -8,16 +8,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import assert_tables_are_rectangular, versions
 
-from llm_rollout.calibrate import calibrate_simulation, calibrate_store, render_markdown
+from llm_rollout.analysis import calibrate_simulation, calibrate_store, render_noise_markdown
 from llm_rollout.cli import cli
 from llm_rollout.plan import load_noise
 from llm_rollout.plan.noise import NoiseProfile
 from llm_rollout.profile import ModelProfile
 from llm_rollout.records import Arm, RequestRecord, Role, Status
+from llm_rollout.registry import ModelVersion, load_models
 from llm_rollout.sim.behaviour import Prompts, behave, drift_factors
 from llm_rollout.store.sqlite import SQLiteStore
+from llm_rollout.testing import assert_tables_are_rectangular
+
+# the worked plan's two models: support-v1, and support-v2 at three times the price per token
+MODELS_FILE = Path(__file__).resolve().parents[2] / "examples" / "plan" / "models.yaml"
+
+
+def versions() -> list[ModelVersion]:
+    return load_models(MODELS_FILE)
 
 
 def test_simulated_drift_is_measured_back() -> None:
@@ -43,7 +51,7 @@ def test_without_drift_the_floor_is_small() -> None:
     )
     for metric in ("cost", "latency_p50", "output_mean"):
         assert profile.metrics[metric].floor < 0.05, metric
-    md = render_markdown(profile)
+    md = render_noise_markdown(profile)
     assert md.startswith("# Noise floor calibration")
     assert "| metric |" in md
     assert_tables_are_rectangular(md)
@@ -120,7 +128,7 @@ def test_store_calibration_names_the_model_and_measures_the_drift(aa_home: Path)
 
 
 def test_cli_calibrates_the_store_and_the_plan_accepts_the_profile(
-    aa_home: Path, models_file: Path, tmp_path: Path
+    aa_home: Path, tmp_path: Path
 ) -> None:
     noise = tmp_path / "noise.json"
     result = CliRunner().invoke(
@@ -145,11 +153,11 @@ def test_cli_calibrates_the_store_and_the_plan_accepts_the_profile(
         [
             "plan",
             "--models",
-            str(models_file),
+            str(MODELS_FILE),
             "--baseline",
-            "chat-v1",
+            "support-v1",
             "--candidate",
-            "chat-v2",
+            "support-v2",
             "--rate",
             "300",
             "--risk",
@@ -162,18 +170,18 @@ def test_cli_calibrates_the_store_and_the_plan_accepts_the_profile(
         ],
     )
     assert plan.exit_code == 0, plan.output
-    assert "store (`chat-v1@sha256:" in plan.stdout
+    assert "store (`support-v1@sha256:" in plan.stdout
     # the same profile for a plan whose baseline is the other model: refused, exit 2
     other = CliRunner().invoke(
         cli,
         [
             "plan",
             "--models",
-            str(models_file),
+            str(MODELS_FILE),
             "--baseline",
-            "chat-v2",
+            "support-v2",
             "--candidate",
-            "chat-v1",
+            "support-v1",
             "--rate",
             "300",
             "--noise",
@@ -206,7 +214,7 @@ def test_a_split_of_two_models_is_not_an_aa(tmp_path: Path) -> None:
     assert "not an A/A split" in result.stderr
 
 
-def test_cli_simulation_writes_a_profile(tmp_path: Path, models_file: Path) -> None:
+def test_cli_simulation_writes_a_profile(tmp_path: Path) -> None:
     noise = tmp_path / "noise.json"
     result = CliRunner().invoke(
         cli,
@@ -220,9 +228,9 @@ def test_cli_simulation_writes_a_profile(tmp_path: Path, models_file: Path) -> N
             "--runs",
             "2",
             "--models",
-            str(models_file),
+            str(MODELS_FILE),
             "--model",
-            "chat-v1",
+            "support-v1",
             "--json",
             str(noise),
         ],

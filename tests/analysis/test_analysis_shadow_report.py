@@ -9,19 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import assert_tables_are_rectangular
 
-from llm_rollout.cli import cli
-from llm_rollout.records import Arm, RequestRecord, Role, Status
-from llm_rollout.shadow_report import (
+from llm_rollout.analysis import (
     build_report,
     pair_records,
     paired_ratio_interval,
-    render_markdown,
+    render_shadow_markdown,
     response_text,
 )
+from llm_rollout.cli import cli
+from llm_rollout.records import Arm, RequestRecord, Role, Status
 from llm_rollout.spec import parse_spec
 from llm_rollout.store.sqlite import SQLiteStore
+from llm_rollout.testing import assert_tables_are_rectangular
 
 SPEC = {
     "name": "chat",
@@ -103,13 +103,13 @@ def test_cost_alert_fires_for_a_pricier_candidate() -> None:
     assert report.fired == (alert,)
     assert alert.lo > 1.2
     assert "cost ratio" in alert.explanation
-    assert "**ALERT:" in render_markdown(report)
+    assert "**ALERT:" in render_shadow_markdown(report)
 
 
 def test_no_alert_for_a_candidate_within_the_threshold() -> None:
     report = build_report(pairs(300, 1.0), parse_spec(SPEC), rollout="r1")
     assert report.fired == ()
-    assert "No alert fired." in render_markdown(report)
+    assert "No alert fired." in render_shadow_markdown(report)
 
 
 def test_refusal_flips_errors_and_finish_reason_changes() -> None:
@@ -136,7 +136,7 @@ def test_refusal_flips_errors_and_finish_reason_changes() -> None:
     assert report.errors["baseline"] == 0
     assert report.finish_reasons == {"stop": {"stop": 7, "length": 2, "-": 1}}
     assert report.finish_changed == pytest.approx(0.3)
-    md = render_markdown(report)
+    md = render_shadow_markdown(report)
     assert_tables_are_rectangular(md)
     assert "| baseline / candidate | - | length | stop |" in md
     assert "| stop | 1 | 2 | 7 |" in md

@@ -7,157 +7,26 @@ Two sources of baseline-vs-baseline data:
 - a simulation: the simulator's behaviour model (:func:`llm_rollout.sim.behave`) on both arms
   with the same profile, per-window drift and per-run variation.
 
-Per metric and window the arm ratio ``r = candidate / baseline`` is measured. Its variation
-across windows (RMS of ``log r``, since the truth is 0) has two parts: sampling, which the
-gates' confidence sequences already account for, and the systematic rest (non-determinism,
-provider load) which they cannot. The sampling part is estimated per window from the data
-(variance of a mean over ``n``, the spread of neighbouring order statistics for a quantile,
-``(1 - p) / (n p)`` for a rate) and removed: ``drift_sd = sqrt(max(sd^2 - sampling^2, 0))``.
-The noise floor is ``exp(m x drift_sd) - 1`` with the bound multiplier ``m = z(1 - target)``:
-a bound above ``1 + floor`` keeps a persistent arm-to-arm deviation from breaching it in more
-than ``target`` of the windows. The result is a :class:`~llm_rollout.plan.noise.NoiseProfile`
-(JSON) that ``llm-rollout plan --noise`` reads, with the baseline's measured levels.
+Both are measured window by window as :mod:`.noise_stats` describes (the arm ratio's variation,
+less the part sampling explains, gives the drift and the noise floor). The result is a
+:class:`~llm_rollout.plan.noise.NoiseProfile` (JSON) that ``llm-rollout plan --noise`` reads,
+with the baseline's measured levels.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InvalidDataError, LlmRolloutError, SpecError
-from .plan.noise import (
-    DEFAULT_RUN_VARIATION,
-    DRIFT_METRICS,
-    METRICS,
-    MetricNoise,
-    NoiseProfile,
-    floor_of,
-    multiplier,
-)
-from .plan.text import pct, table
-from .profile import ModelProfile
-from .records import ArmWindow, FloatArray, RequestRecord, Role, Status
-from .sim.behaviour import Prompts, behave, drift_factors
-from .sim.traffic import Traffic
-from .store.base import Store
-
-MIN_WINDOW_SAMPLES = 20  # per arm: fewer and a window's statistics say nothing
-UNRESOLVED = 0.9  # sampling share of the variation above which drift is not measurable
-
-
-@dataclass(frozen=True)
-class WindowStat:
-    """One arm's statistic in one window and the variance of its log from sampling alone."""
-
-    value: float
-    log_var: float
-
-
-def _mean_stat(x: FloatArray) -> WindowStat | None:
-    n = x.size
-    if n < MIN_WINDOW_SAMPLES:
-        return None
-    mean = float(x.mean())
-    if mean <= 0:
-        return None
-    return WindowStat(mean, float(x.var(ddof=1)) / (n * mean * mean))
-
-
-def _quantile_stat(x: FloatArray, p: float) -> WindowStat | None:
-    x = x[np.isfinite(x)]
-    n = x.size
-    if n < MIN_WINDOW_SAMPLES or n * (1 - p) < 1:
-        return None
-    q = float(np.quantile(x, p))
-    if q <= 0:
-        return None
-    k = math.sqrt(n * p * (1 - p))
-    lo = float(np.quantile(x, max(p - k / n, 0.0)))
-    hi = float(np.quantile(x, min(p + k / n, 1.0)))
-    if lo <= 0:
-        return None
-    sd = (math.log(hi) - math.log(lo)) / 2.0
-    return WindowStat(q, sd * sd)
-
-
-def _rate_stat(k: int, n: int) -> WindowStat | None:
-    if n < MIN_WINDOW_SAMPLES:
-        return None
-    p = (k + 0.5) / (n + 1.0)  # continuity-corrected: a window without events still counts
-    return WindowStat(p, (1 - p) / (n * p))
-
-
-def window_stats(arm: ArmWindow) -> dict[str, WindowStat | None]:
-    ok = ~arm.error
-    ttft = arm.ttft_ms[ok]
-    return {
-        "cost": _mean_stat(arm.cost_usd),
-        "latency_p50": _quantile_stat(arm.latency_ms[ok], 0.5),
-        "latency_p99": _quantile_stat(arm.latency_ms[ok], 0.99),
-        "ttft_p99": _quantile_stat(ttft[~np.isnan(ttft)], 0.99),
-        "output_mean": _mean_stat(arm.completion_tokens[ok]),
-        "output_p99": _quantile_stat(arm.completion_tokens[ok], 0.99),
-        "errors": _rate_stat(int(arm.error.sum()), arm.n),
-        "refusals": _rate_stat(int(arm.refused[ok].sum()), int(ok.sum())),
-        "feedback": _rate_stat(arm.negative_feedback, arm.n),
-    }
-
-
-@dataclass
-class _Series:
-    logs: list[float]
-    sampling: list[float]
-
-
-def summarise(
-    pairs: Sequence[tuple[ArmWindow, ArmWindow]], target: float
-) -> tuple[dict[str, MetricNoise], float]:
-    """Per metric noise from (baseline, candidate) window pairs; also the mean log offset of
-    the continuous metrics (a persistent arm difference)."""
-    series = {m: _Series([], []) for m in METRICS}
-    for base, cand in pairs:
-        sb, sc = window_stats(base), window_stats(cand)
-        for metric in METRICS:
-            b, c = sb[metric], sc[metric]
-            if b is None or c is None:
-                continue
-            series[metric].logs.append(math.log(c.value / b.value))
-            series[metric].sampling.append(b.log_var + c.log_var)
-    mult = multiplier(target)
-    measured: dict[str, tuple[int, float, float, float, float]] = {}
-    offsets = []
-    for metric, s in series.items():
-        if not s.logs:
-            continue
-        logs = np.asarray(s.logs)
-        sd = float(np.sqrt(np.mean(logs**2)))
-        sampling = float(np.sqrt(np.mean(s.sampling)))
-        drift_sd = math.sqrt(max(sd * sd - sampling * sampling, 0.0))
-        worst = float(np.max(np.abs(np.expm1(logs))))
-        measured[metric] = (len(s.logs), sd, sampling, drift_sd, worst)
-        if metric in DRIFT_METRICS:
-            offsets.append(abs(float(np.mean(logs))))
-    reference = max((measured[m][3] for m in DRIFT_METRICS if m in measured), default=0.0)
-    out: dict[str, MetricNoise] = {}
-    for metric, (windows, sd, sampling, measured_sd, worst) in measured.items():
-        # A rare event's rate in a window is mostly sampling noise: when sampling explains
-        # 90% of the variation, the remainder cannot be told from zero; assume the drift of
-        # the continuous metrics instead of a floor of zero.
-        assumed = sampling >= UNRESOLVED * sd and measured_sd < reference
-        drift_sd = reference if assumed else measured_sd
-        out[metric] = MetricNoise(
-            windows, sd, sampling, drift_sd, worst, floor_of(drift_sd, mult), mult, assumed
-        )
-    return out, max(offsets, default=0.0)
-
-
-def _drift_of(metrics: dict[str, MetricNoise]) -> float:
-    values = [metrics[m].drift for m in DRIFT_METRICS if m in metrics]
-    return max(values, default=0.0)
-
+from ..errors import LlmRolloutError, SpecError
+from ..plan.noise import DEFAULT_RUN_VARIATION, DRIFT_METRICS, MetricNoise, NoiseProfile
+from ..profile import ModelProfile
+from ..records import ArmWindow, FloatArray, RequestRecord, Role, Status
+from ..sim.behaviour import Prompts, behave, drift_factors
+from ..sim.traffic import Traffic
+from ..store.base import Store
+from .noise_stats import MIN_WINDOW_SAMPLES, summarise
 
 # --- from a simulation ------------------------------------------------------------------------
 
@@ -281,10 +150,7 @@ def calibrate_store(
     until: float | None = None,
 ) -> NoiseProfile:
     """Calibrate from the records of an A/A split (served calls, both arms the same model)."""
-    read_records = getattr(store, "read_records", None)
-    if read_records is None:
-        raise InvalidDataError("this store cannot list records; calibrate needs the SQLite store")
-    records = [r for r in read_records(rollout_id) if r.role is Role.SERVE]
+    records = [r for r in store.read_records(rollout_id) if r.role is Role.SERVE]
     if since is not None:
         records = [r for r in records if r.time >= since]
     if until is not None:
@@ -373,6 +239,11 @@ def calibrate_store(
     )
 
 
+def _drift_of(metrics: dict[str, MetricNoise]) -> float:
+    values = [metrics[m].drift for m in DRIFT_METRICS if m in metrics]
+    return max(values, default=0.0)
+
+
 def _concat(arms: list[ArmWindow]) -> ArmWindow:
     if len(arms) == 1:
         return arms[0]
@@ -418,64 +289,3 @@ def _levels(
         "feedback_rate": rated / n,
     }
     return {k: v for k, v in out.items() if math.isfinite(v)}
-
-
-# --- the report -------------------------------------------------------------------------------
-
-MARGIN = 0.03  # the planner's margin above the floor (llm_rollout.plan.planner.MARGIN)
-
-
-def render_markdown(profile: NoiseProfile) -> str:
-    rows = []
-    for metric, m in profile.metrics.items():
-        rows.append(
-            [
-                METRICS.get(metric, metric),
-                str(m.windows),
-                pct(m.sd),
-                pct(m.sampling_sd),
-                pct(m.drift_sd) + (" (assumed)" if m.assumed else ""),
-                pct(m.max_deviation),
-                f"{m.multiplier:.2f}",
-                pct(m.floor),
-                f"{1 + m.floor + MARGIN:.3f}",
-            ]
-        )
-    levels = ", ".join(f"{k} {v:.4g}" for k, v in profile.baseline.items()) or "not measured"
-    lines = [
-        "# Noise floor calibration",
-        "",
-        f"- Source: **{profile.source}**; model `{profile.model or 'not tied to a model'}`; "
-        f"{profile.description}.",
-        f"- Windows of {profile.window_seconds:g} s; false-alarm target {profile.target:g} per "
-        f"bound; drift for the simulator +-{profile.drift:.1%} per arm and window, "
-        f"+-{profile.run_variation:.1%} per run.",
-        f"- Baseline levels: {levels}.",
-        "",
-        "Per metric, the arm ratio candidate / baseline of each window (identical models: any "
-        "deviation is noise). *sd* is the RMS of its log; *sampling* the part a window's sample "
-        "size explains (the gates' intervals cover it); *drift* the systematic rest. A gate bound "
-        "at `1 + multiplier x drift` is breached by drift alone in a share *target* of the "
-        "windows: that is the noise floor. The planner asks bounds to clear it by "
-        f"{MARGIN:.0%}. *(assumed)*: sampling explains {UNRESOLVED:.0%} or more of the "
-        "variation, so the drift cannot be measured from these windows; the largest drift of "
-        "the continuous metrics (cost, p50 latency, mean tokens) stands in for it.",
-        "",
-        table(
-            [
-                "metric",
-                "windows",
-                "sd (log ratio)",
-                "sampling",
-                "drift",
-                "max deviation",
-                "bound multiplier",
-                "noise floor",
-                "smallest bound",
-            ],
-            rows,
-            "lrrrrrrrr",
-        ),
-        "",
-    ]
-    return "\n".join(lines)
