@@ -143,6 +143,19 @@ class SrmCheck(Strict):
     min_samples: int = Field(200, ge=1)
 
 
+class GateName(StrEnum):
+    """The five gates' names (errors and refusals are two gates): the keys of ``gates:`` in a
+    spec, of :meth:`Gates.enabled` and of :data:`llm_rollout.judge.GATE_TYPES`, and the
+    ``gate`` of every verdict. A ``StrEnum``, so a name equals its string."""
+
+    LATENCY = "latency"
+    COST = "cost"
+    ERRORS = "errors"
+    REFUSALS = "refusals"
+    OUTPUT_LENGTH = "output_length"
+    FEEDBACK = "feedback"
+
+
 class Gates(Strict):
     latency: LatencyGate = LatencyGate()
     cost: CostGate = CostGate()
@@ -152,20 +165,10 @@ class Gates(Strict):
     feedback: FeedbackGate = FeedbackGate()
     srm: SrmCheck = SrmCheck()
 
-    def enabled(self) -> dict[str, GateBase]:
+    def enabled(self) -> dict[GateName, GateBase]:
         """The enabled judging gates (SRM is a guard, not a gate), by name."""
-        named: dict[str, GateBase] = {
-            "latency": self.latency,
-            "cost": self.cost,
-            "errors": self.errors,
-            "refusals": self.refusals,
-            "output_length": self.output_length,
-            "feedback": self.feedback,
-        }
+        named: dict[GateName, GateBase] = {name: getattr(self, name.value) for name in GateName}
         return {name: gate for name, gate in named.items() if gate.enabled}
-
-
-GateName = Literal["latency", "cost", "errors", "refusals", "output_length", "feedback"]
 
 
 class AlertRule(Strict):
@@ -289,7 +292,7 @@ class RolloutSpec(Strict):
         """
         enabled = self.gates.enabled()
         total = sum(g.alpha_share for g in enabled.values())
-        return self.alpha * enabled[gate].alpha_share / total / self.looks()
+        return self.alpha * enabled[GateName(gate)].alpha_share / total / self.looks()
 
     def alert_alpha(self) -> float:
         """Alpha per shadow alert rule: the shadow phase's share of the rollout alpha, split

@@ -16,7 +16,7 @@ rates 0 is NODATA, which never fires. The verdict's FAIL means "the alert fires"
 from __future__ import annotations
 
 from ..records import Window
-from ..spec import AlertRule, Method
+from ..spec import AlertRule, GateName, Method
 from ..verdict import Verdict
 from . import measure
 from ._validate import validate_window
@@ -26,19 +26,19 @@ from .measure import ok_values
 
 def _main_statistic(gate: str, window: Window, alpha: float) -> tuple[str, str, Measurement]:
     b, c = window.baseline, window.candidate
-    if gate == "latency":
+    if gate == GateName.LATENCY:
         lb, lc = ok_values(b, "latency_ms"), ok_values(c, "latency_ms")
         m = measure.quantile_ratio(lb, lc, 0.99, alpha, population="ok calls", quantity="latency")
         return "p99_ratio", "p99 latency ratio", m
-    if gate == "cost":
+    if gate == GateName.COST:
         m = measure.mean_ratio(b.cost_usd, c.cost_usd, alpha, population="calls", quantity="cost")
         return "mean_ratio", "cost ratio", m
-    if gate == "errors":
+    if gate == GateName.ERRORS:
         m = measure.rate_ratio(
             measure.errors(b), measure.errors(c), alpha, population="calls", quantity="error rate"
         )
         return "rate_ratio", "error rate ratio", m
-    if gate == "refusals":
+    if gate == GateName.REFUSALS:
         m = measure.rate_ratio(
             measure.refusals(b),
             measure.refusals(c),
@@ -47,7 +47,7 @@ def _main_statistic(gate: str, window: Window, alpha: float) -> tuple[str, str, 
             quantity="refusal rate",
         )
         return "rate_ratio", "refusal rate ratio", m
-    if gate == "output_length":
+    if gate == GateName.OUTPUT_LENGTH:
         tb, tc = ok_values(b, "completion_tokens"), ok_values(c, "completion_tokens")
         m = measure.mean_ratio(tb, tc, alpha, population="ok calls", quantity="completion tokens")
         return "mean_ratio", "mean output length ratio", m

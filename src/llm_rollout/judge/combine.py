@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..records import Window
-from ..spec import Method, RolloutSpec
+from ..spec import GateName, Method, RolloutSpec
 from ..verdict import Outcome, StepDecision, Verdict, worst
 from ._validate import validate_window
 from .gates import judge_validated
@@ -71,7 +71,7 @@ def judge_step(
     validate_window(window)
     verdicts: list[Verdict] = []
     for name, gate in spec.gates.enabled().items():
-        if phase == "shadow" and name == "feedback":
+        if phase == "shadow" and name is GateName.FEEDBACK:
             continue
         verdicts += judge_validated(name, gate, window, spec.gate_alpha(name), method)
     srm = None

@@ -15,6 +15,7 @@ from ..spec import (
     CostGate,
     FeedbackGate,
     GateBase,
+    GateName,
     LatencyGate,
     Method,
     OutputLengthGate,
@@ -26,13 +27,13 @@ from ._validate import validate_window
 from .decide import Context, Rule, Stat, decide
 from .measure import ok_values
 
-GATE_TYPES: dict[str, type[GateBase]] = {
-    "latency": LatencyGate,
-    "cost": CostGate,
-    "errors": RateGate,
-    "refusals": RateGate,
-    "output_length": OutputLengthGate,
-    "feedback": FeedbackGate,
+GATE_TYPES: dict[GateName, type[GateBase]] = {
+    GateName.LATENCY: LatencyGate,
+    GateName.COST: CostGate,
+    GateName.ERRORS: RateGate,
+    GateName.REFUSALS: RateGate,
+    GateName.OUTPUT_LENGTH: OutputLengthGate,
+    GateName.FEEDBACK: FeedbackGate,
 }
 
 
@@ -134,14 +135,15 @@ def _output_length(gate: OutputLengthGate, window: Window, alpha: float) -> list
     return stats
 
 
-_RATE_GATES = {"errors": _errors, "refusals": _refusals, "feedback": _feedback}
+_RATE_GATES = {GateName.ERRORS: _errors, GateName.REFUSALS: _refusals, GateName.FEEDBACK: _feedback}
 
 
 def measure_gate(name: str, gate: GateBase, window: Window, alpha: float) -> list[Stat]:
     """The statistics of one gate, measured but not yet decided. Assumes a validated window."""
-    expected = GATE_TYPES.get(name)
-    if expected is None:
+    if name not in GATE_TYPES:
         raise ValueError(f"unknown gate {name!r}; expected one of {', '.join(GATE_TYPES)}")
+    key = GateName(name)
+    expected = GATE_TYPES[key]
     if not isinstance(gate, expected):
         raise TypeError(f"gate {name!r} needs a {expected.__name__}, got {type(gate).__name__}")
     if isinstance(gate, LatencyGate):
@@ -151,7 +153,7 @@ def measure_gate(name: str, gate: GateBase, window: Window, alpha: float) -> lis
     if isinstance(gate, OutputLengthGate):
         return _output_length(gate, window, alpha)
     if isinstance(gate, RateGate):
-        return _RATE_GATES[name](gate, window, alpha)
+        return _RATE_GATES[key](gate, window, alpha)
     raise TypeError(f"gate {name!r}: unsupported config {type(gate).__name__}")
 
 
