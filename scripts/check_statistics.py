@@ -48,13 +48,13 @@ import numpy as np
 from llm_rollout.judge.study import (
     RolloutFail,
     aa_rollout_run,
-    binomial_interval,
     detect,
     mean_misses,
     rollout_traffic,
 )
 from llm_rollout.judge.synth import LLM_ARM, REFERENCE_REGRESSIONS
 from llm_rollout.spec import Method, RolloutSpec
+from llm_rollout.stats import binomial_interval
 from llm_rollout.stats._mean import gaussian_mixture_radius
 from llm_rollout.stats.coverage import geometric, uniform_coverage
 

@@ -27,7 +27,6 @@ from llm_rollout.judge import judge_gate, judge_step
 from llm_rollout.judge.study import (
     StepTraffic,
     aa_rollout_run,
-    binomial_interval,
     detect,
     judge_methods,
     mean_misses,
@@ -44,6 +43,7 @@ from llm_rollout.judge.synth import (
 )
 from llm_rollout.records import Window
 from llm_rollout.spec import FeedbackGate, Method, RateGate, RolloutSpec
+from llm_rollout.stats import binomial_interval
 from llm_rollout.stats.coverage import every, geometric, uniform_coverage
 from llm_rollout.verdict import Outcome
 

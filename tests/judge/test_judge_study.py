@@ -86,22 +86,6 @@ def test_look_sizes() -> None:
         look_sizes(10, 0)
 
 
-def test_binomial_interval() -> None:
-    from llm_rollout.judge.study import binomial_interval
-
-    lo, hi = binomial_interval(0, 500)
-    assert (lo, hi) == (0.0, pytest.approx(1 - 0.025 ** (1 / 500)))
-    lo, hi = binomial_interval(500, 500)
-    assert (lo, hi) == (pytest.approx(0.025 ** (1 / 500)), 1.0)
-    lo, hi = binomial_interval(50, 100)
-    assert lo == pytest.approx(0.3983, abs=1e-4)  # the textbook Clopper-Pearson values
-    assert hi == pytest.approx(0.6017, abs=1e-4)
-    with pytest.raises(ValueError, match="n >= 1"):
-        binomial_interval(3, 2)
-    with pytest.raises(ValueError, match="level"):
-        binomial_interval(1, 2, level=1.0)
-
-
 def test_arm_mean_is_the_mean_of_the_drawn_columns() -> None:
     import numpy as np
 
