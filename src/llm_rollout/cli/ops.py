@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -68,16 +67,6 @@ def _when(t: float | None) -> str:
     if t is None:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
-
-
-def _seconds(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "-"
-    if s < 120:
-        return f"{s:.1f}s"
-    if s < 7200:
-        return f"{s / 60:.1f}m"
-    return f"{s / 3600:.1f}h"
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -186,6 +175,7 @@ def _status_view(info: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.text import Text
 
+    from ..display import short_duration
     from ..verdict import StepDecision
     from .render import decision_table
 
@@ -198,7 +188,7 @@ def _status_view(info: dict[str, Any]) -> Any:
         Text(f"rollout {info['rollout']} (model {info['model']})", style="bold"),
         Text(
             f"phase {phase}, {where}, candidate weight {info['weight']:g}%, shadow "
-            f"{info['shadow_sample']:.0%}, dwell {_seconds(info['dwell'])}, "
+            f"{info['shadow_sample']:.0%}, dwell {short_duration(info['dwell'])}, "
             f"checks {info['checks']} (last {info['last_outcome'] or '-'})"
         ),
         Text(f"baseline  {info['baseline']}\ncandidate {info['candidate']}"),

@@ -10,11 +10,12 @@ Everything is generated column-wise (one numpy array per metric per check interv
 million simulated requests take seconds, not minutes.
 """
 
+from ..display import duration_text
 from .behaviour import FAMILIES, Batch, Columns, Prompts, behave, cost_columns, drift_factors
 from .engine import Check, RunResult, ab_alpha, alert_alpha, simulate
 from .montecarlo import MonteCarloSummary, Rate, monte_carlo, summarise, wilson
 from .regression import ALIASES, METRICS, Regression, canonical_metric, parse_regression
-from .report import duration_text, halt_headline, stage_label
+from .report import halt_headline, stage_label
 from .scenario import (
     PLACEHOLDER_BASELINE,
     PLACEHOLDER_CANDIDATE,
