@@ -13,7 +13,7 @@ million simulated requests take seconds, not minutes.
 from ..display import duration_text
 from .behaviour import FAMILIES, Batch, Columns, Prompts, behave, cost_columns, drift_factors
 from .engine import Check, RunResult, ab_alpha, alert_alpha, simulate
-from .montecarlo import MonteCarloSummary, Rate, monte_carlo, summarise, wilson
+from .montecarlo import MonteCarloSummary, Rate, monte_carlo, summarise
 from .regression import ALIASES, METRICS, Regression, canonical_metric, parse_regression
 from .report import halt_headline, stage_label
 from .scenario import (
@@ -60,5 +60,4 @@ __all__ = [
     "stage_label",
     "summarise",
     "user_key",
-    "wilson",
 ]
