@@ -57,7 +57,7 @@ def _cli(*args: str) -> Any:
 
 def _golden() -> dict[str, Any]:
     from llm_rollout.errors import InvalidDataError
-    from llm_rollout.judge.golden import judge_case, load_cases
+    from llm_rollout.judge.evaluation.golden import judge_case, load_cases
 
     out: dict[str, Any] = {}
     for case in load_cases():

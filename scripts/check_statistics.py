@@ -4,7 +4,7 @@
     python scripts/check_statistics.py --out docs/statistics.md
     python scripts/check_statistics.py --quick                 # reduced N, about a minute
 
-The studies, all through the judge's own code (see ``llm_rollout.judge.study``):
+The studies, all through the judge's own code (see ``llm_rollout.judge.evaluation``):
 
 1. Uniform coverage of every confidence sequence, at alpha 0.05, 0.01 and the per-arm alpha
    the judge uses with the default spec.
@@ -45,16 +45,12 @@ from typing import Any
 
 import numpy as np
 
-from llm_rollout.judge.study import (
-    RolloutFail,
-    aa_rollout_run,
-    binomial_interval,
-    detect,
-    mean_misses,
-    rollout_traffic,
-)
-from llm_rollout.judge.synth import LLM_ARM, REFERENCE_REGRESSIONS
+from llm_rollout.judge.evaluation.coverage import mean_misses
+from llm_rollout.judge.evaluation.detection import detect
+from llm_rollout.judge.evaluation.rollout import RolloutFail, aa_rollout_run, rollout_traffic
+from llm_rollout.judge.evaluation.synth import LLM_ARM, REFERENCE_REGRESSIONS
 from llm_rollout.spec import Method, RolloutSpec
+from llm_rollout.stats import binomial_interval
 from llm_rollout.stats._mean import gaussian_mixture_radius
 from llm_rollout.stats.coverage import geometric, uniform_coverage
 
@@ -373,9 +369,10 @@ def coverage_section(cfg: Config, results: list[CoverageResult], contrast: float
         "Claim: a confidence sequence at level 1 - alpha contains the true value at *every*"
         " look of a run in at least 1 - alpha of runs. Each check simulates independent"
         " streams with a known true value and evaluates the CS through the public functions:"
-        " `llm_rollout.stats.coverage.uniform_coverage`, and `judge.study.mean_misses` for the"
-        " LLM arm's own cost and token distributions (section 2 describes that arm; its true"
-        " means are computed exactly, token rounding included).",
+        " `llm_rollout.stats.coverage.uniform_coverage`, and"
+        " `judge.evaluation.coverage.mean_misses` for the LLM arm's own cost and token"
+        " distributions (section 2 describes that arm; its true means are computed exactly,"
+        " token rounding included).",
         "",
         "Looks: the first after 5 observations (the candidate's first check at the 1% step:"
         " 100 requests/min x 5 min x 1%), then every 5% more (`geometric(5, length, 1.05)`:"
@@ -526,15 +523,15 @@ def aa_section(
         " the most data a step can get, where a real rollout leaves a step once its gates"
         " pass (after its 10-minute min dwell at the earliest). Each step judges its own"
         " cumulative window, as the controller does (the window starts with the step).",
-        "- Each arm, independently (`judge.synth.LLM_ARM`): latency log-normal with median"
-        " 800 ms and sigma 0.5; half of the calls streamed, TTFT log-normal median 250 ms,"
+        "- Each arm, independently (`judge.evaluation.synth.LLM_ARM`): latency log-normal with"
+        " median 800 ms and sigma 0.5; half of the calls streamed, TTFT log-normal median 250 ms,"
         " sigma 0.4; completion tokens log-normal median 200, sigma 0.6, rounded; prompt tokens"
-        " log-normal median 400, sigma 0.3, rounded; cost = prompt x $2.50 + completion x"
-        " $10.00 per million tokens (errored calls cost 0); errors 0.5% of calls, refusals 1%"
-        " of ok calls, thumbs-down on 5% of served requests.",
+        " log-normal median 400, sigma 0.3, rounded; cost = prompt x $2.50 + completion x $10.00"
+        " per million tokens (errored calls cost 0); errors 0.5% of calls, refusals 1% of ok"
+        " calls, thumbs-down on 5% of served requests.",
         f"- Drift: for every 5-minute interval and every arm, three independent factors uniform"
         f" in [{1 - DRIFT:.2f}, {1 + DRIFT:.2f}] multiply that interval's latencies (TTFT too),"
-        " completion tokens (rounded again) and costs (`judge.synth.with_drift`), so the"
+        " completion tokens (rounded again) and costs (`judge.evaluation.synth.with_drift`), so the"
         " candidate / baseline ratio of each of these metrics moves by up to"
         f" {1 + DRIFT:.2f} / {1 - DRIFT:.2f} = {(1 + DRIFT) / (1 - DRIFT):.3f} from interval"
         " to interval. Error, refusal and thumbs-down rates do not drift.",
@@ -544,8 +541,8 @@ def aa_section(
         f"- {n} rollouts, seed {AA_SEED}. Every look runs the judge's gate code; the three rate"
         " gates' verdicts at all looks of a step are computed in one vectorised pass of the"
         " same `rate_cs` and confirmed by the judge at every deciding look"
-        " (`judge.study.aa_rollout_run`); `tests/test_statistical_claims.py` checks that the"
-        " two agree at every look.",
+        " (`judge.evaluation.rollout.aa_rollout_run`); `tests/test_statistical_claims.py`"
+        " checks that the two agree at every look.",
         "",
         *table(
             [
@@ -655,12 +652,12 @@ def power_section(
         " (`judge_gate` with every statistic the default gate configures; a run FAILs when one"
         " of them FAILs).",
         "",
-        "Arms (`judge.synth`): `POWER_ARM` for cost, latency and output length is the LLM arm"
-        " of section 2 without errors and without streaming (errors have their own gate and"
-        " these gates judge ok calls only; without them every look at m calls judges exactly"
-        " m values); `RATE_ARM` for the rate gates has the LLM arm's rates (errors 0.5%,"
-        " refusals 1%, thumbs-down 5%) and constant other columns, which the rate gates do not"
-        " read. The candidate changes one thing:",
+        "Arms (`judge.evaluation.synth`): `POWER_ARM` for cost, latency and output length is the"
+        " LLM arm of section 2 without errors and without streaming (errors have their own gate"
+        " and these gates judge ok calls only; without them every look at m calls judges exactly m"
+        " values); `RATE_ARM` for the rate gates has the LLM arm's rates (errors 0.5%, refusals"
+        " 1%, thumbs-down 5%) and constant other columns, which the rate gates do not read. The"
+        " candidate changes one thing:",
         "",
         *table(["regression", "gate", "candidate"], setup_rows),
         "",

@@ -24,17 +24,16 @@ import numpy as np
 import pytest
 
 from llm_rollout.judge import judge_gate, judge_step
-from llm_rollout.judge.study import (
+from llm_rollout.judge.evaluation.coverage import mean_misses
+from llm_rollout.judge.evaluation.detection import detect
+from llm_rollout.judge.evaluation.rates import rate_fail_looks
+from llm_rollout.judge.evaluation.rollout import (
     StepTraffic,
     aa_rollout_run,
-    binomial_interval,
-    detect,
     judge_methods,
-    mean_misses,
-    rate_fail_looks,
     rollout_traffic,
 )
-from llm_rollout.judge.synth import (
+from llm_rollout.judge.evaluation.synth import (
     LLM_ARM,
     RATE_ARM,
     REFERENCE_REGRESSIONS,
@@ -44,6 +43,7 @@ from llm_rollout.judge.synth import (
 )
 from llm_rollout.records import Window
 from llm_rollout.spec import FeedbackGate, Method, RateGate, RolloutSpec
+from llm_rollout.stats import binomial_interval
 from llm_rollout.stats.coverage import every, geometric, uniform_coverage
 from llm_rollout.verdict import Outcome
 

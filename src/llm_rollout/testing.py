@@ -83,7 +83,7 @@ def window(baseline: ArmWindow, candidate: ArmWindow, candidate_weight: float = 
 
 def run_golden_cases(path: str | Path | None = None) -> list[tuple[str, bool, str]]:
     """Run golden judge cases; returns ``(case id, passed, detail)`` per case."""
-    from .judge.golden import run_cases
+    from .judge.evaluation.golden import run_cases
 
     return run_cases(path)
 

@@ -8,7 +8,7 @@ analysis phases): FAIL > INCONCLUSIVE > NODATA > PASS. Every verdict carries its
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -26,6 +26,11 @@ class Outcome(StrEnum):
 
 
 _RANK = {Outcome.PASS: 0, Outcome.NODATA: 1, Outcome.INCONCLUSIVE: 2, Outcome.FAIL: 3}
+
+
+def _number(value: Any, null: float) -> float:
+    """A float from JSON, where ``null`` stood for a non-finite value."""
+    return null if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,31 @@ class Verdict:
                 d[key] = None
         return d
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Verdict:
+        """The verdict :meth:`to_dict` wrote. A null is read as the value it stands for on
+        its side: ``estimate`` NaN (no data), ``lo`` -inf, ``hi`` and ``bound`` +inf
+        (unbounded); ``bound_hi`` stays None (no band). JSON cannot tell the rarer non-finite
+        values apart from these (an infinite estimate, or ``lo = +inf`` when a free baseline
+        makes a ratio surely infinite): they come back as NaN and -inf."""
+        return cls(
+            gate=d["gate"],
+            statistic=d["statistic"],
+            outcome=Outcome(d["outcome"]),
+            method=d["method"],
+            estimate=_number(d["estimate"], math.nan),
+            lo=_number(d["lo"], -math.inf),
+            hi=_number(d["hi"], math.inf),
+            bound=_number(d["bound"], math.inf),
+            n_baseline=int(d["n_baseline"]),
+            n_candidate=int(d["n_candidate"]),
+            explanation=d["explanation"],
+            critical=bool(d.get("critical", True)),
+            bound_hi=None if d.get("bound_hi") is None else float(d["bound_hi"]),
+            direction=d.get("direction", "above"),
+            alpha=float(d.get("alpha", 0.0)),
+        )
+
 
 @dataclass(frozen=True)
 class StepDecision:
@@ -92,6 +122,17 @@ class StepDecision:
             "srm": None if self.srm is None else self.srm.to_dict(),
             "reasons": list(self.reasons),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StepDecision:
+        """The decision :meth:`to_dict` wrote (each verdict by :meth:`Verdict.from_dict`)."""
+        srm = d.get("srm")
+        return cls(
+            outcome=Outcome(d["outcome"]),
+            verdicts=tuple(Verdict.from_dict(v) for v in d["verdicts"]),
+            srm=None if srm is None else Verdict.from_dict(srm),
+            reasons=tuple(d.get("reasons", ())),
+        )
 
 
 def worst(outcomes: Iterable[Outcome]) -> Outcome:

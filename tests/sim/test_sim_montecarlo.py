@@ -1,21 +1,25 @@
-"""Monte Carlo: seeded, parallel, summarised per method with Wilson intervals."""
+"""Monte Carlo: seeded, parallel, summarised per method with exact (Clopper-Pearson) intervals."""
 
 from __future__ import annotations
 
 import pytest
 from sim_helpers import small
 
-from llm_rollout.sim import monte_carlo, wilson
+from llm_rollout.sim import Rate, monte_carlo
 from llm_rollout.spec import Method
+from llm_rollout.stats import binomial_interval
 
 
-def test_wilson_interval() -> None:
-    assert wilson(0, 0) == (0.0, 1.0)
-    lo, hi = wilson(0, 500)
+def test_rate_interval_is_clopper_pearson() -> None:
+    assert Rate(0, 0).interval == (0.0, 1.0)
+    lo, hi = Rate(0, 500).interval
     assert lo == 0.0
-    assert hi == pytest.approx(0.00762, abs=1e-4)  # 0/500 still allows ~0.8%
-    lo, hi = wilson(50, 100)
-    assert (lo, hi) == pytest.approx((0.4038, 0.5962), abs=1e-3)
+    assert hi == pytest.approx(1 - 0.025 ** (1 / 500))  # 0/500 still allows ~0.7%
+    lo, hi = Rate(50, 100).interval
+    assert (lo, hi) == pytest.approx((0.3983, 0.6017), abs=1e-4)
+    assert Rate(3, 100).text() == "3.0% [0.6%, 8.5%]"
+    lo, hi = binomial_interval(3, 100)
+    assert Rate(3, 100).to_dict() == {"k": 3, "n": 100, "rate": 0.03, "lo": lo, "hi": hi}
 
 
 def test_aa_is_rarely_rolled_back_and_a_regression_nearly_always() -> None:

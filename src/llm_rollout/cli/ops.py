@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -68,16 +67,6 @@ def _when(t: float | None) -> str:
     if t is None:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
-
-
-def _seconds(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "-"
-    if s < 120:
-        return f"{s:.1f}s"
-    if s < 7200:
-        return f"{s / 60:.1f}m"
-    return f"{s / 3600:.1f}h"
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -160,42 +149,6 @@ def start_cmd(
 # --- status ---------------------------------------------------------------------------------
 
 
-def _decision_from(doc: dict[str, Any]) -> Any:
-    """A StepDecision rebuilt from its JSON form, for the shared rich table."""
-    from ..verdict import Outcome, StepDecision, Verdict
-
-    def verdict(d: dict[str, Any]) -> Verdict:
-        def num(key: str, missing: float) -> float:
-            value = d.get(key)
-            return missing if value is None else float(value)
-
-        return Verdict(
-            gate=d["gate"],
-            statistic=d["statistic"],
-            outcome=Outcome(d["outcome"]),
-            method=d["method"],
-            estimate=num("estimate", math.nan),
-            lo=num("lo", -math.inf),
-            hi=num("hi", math.inf),
-            bound=num("bound", math.inf),
-            n_baseline=int(d["n_baseline"]),
-            n_candidate=int(d["n_candidate"]),
-            explanation=d.get("explanation", ""),
-            critical=bool(d.get("critical", True)),
-            bound_hi=d.get("bound_hi"),
-            direction=d.get("direction", "above"),
-            alpha=float(d.get("alpha", 0.0)),
-        )
-
-    srm = doc.get("srm")
-    return StepDecision(
-        outcome=Outcome(doc["outcome"]),
-        verdicts=tuple(verdict(v) for v in doc.get("verdicts", ())),
-        srm=None if srm is None else verdict(srm),
-        reasons=tuple(doc.get("reasons", ())),
-    )
-
-
 def _events_table(events: list[dict[str, Any]], title: str) -> Any:
     from rich.table import Table
 
@@ -222,6 +175,8 @@ def _status_view(info: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.text import Text
 
+    from ..display import short_duration
+    from ..verdict import StepDecision
     from .render import decision_table
 
     phase = info["phase"] + (f" (from {info['paused_from']})" if info["paused_from"] else "")
@@ -233,7 +188,7 @@ def _status_view(info: dict[str, Any]) -> Any:
         Text(f"rollout {info['rollout']} (model {info['model']})", style="bold"),
         Text(
             f"phase {phase}, {where}, candidate weight {info['weight']:g}%, shadow "
-            f"{info['shadow_sample']:.0%}, dwell {_seconds(info['dwell'])}, "
+            f"{info['shadow_sample']:.0%}, dwell {short_duration(info['dwell'])}, "
             f"checks {info['checks']} (last {info['last_outcome'] or '-'})"
         ),
         Text(f"baseline  {info['baseline']}\ncandidate {info['candidate']}"),
@@ -264,7 +219,7 @@ def _status_view(info: dict[str, Any]) -> Any:
     parts: list[Any] = list(lines)
     if info.get("decision"):
         title = f"gates ({info['decision_source']}): {info['decision']['outcome']}"
-        parts.append(decision_table(_decision_from(info["decision"]), title=title))
+        parts.append(decision_table(StepDecision.from_dict(info["decision"]), title=title))
     for alert in info.get("alerts") or []:
         parts.append(Text(f"shadow alert {alert['outcome']}: {alert['explanation']}"))
     if info.get("ab"):

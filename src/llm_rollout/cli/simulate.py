@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..display import clock, duration_text, outcome_style
 from ..errors import LlmRolloutError
 from ..sim import (
     MonteCarloSummary,
@@ -27,7 +28,6 @@ from ..sim import (
     RunResult,
     Scenario,
     Traffic,
-    duration_text,
     load_scenario,
     monte_carlo,
     parse_regression,
@@ -260,11 +260,6 @@ def _header(console: Console, scenario: Scenario, method: str | None = None) -> 
     console.print(line)
 
 
-def _clock(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    return f"{minutes // 60}:{minutes % 60:02d}"
-
-
 def _note(check: Check) -> str:
     """The worst verdict of the check (or its transition), escaped for rich."""
     if check.event is not None:
@@ -294,9 +289,6 @@ def _severity(v: Verdict) -> float:
     return beyond / width
 
 
-_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow", "NODATA": "dim"}
-
-
 def _phase_table(title: str) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for name, justify in (
@@ -314,7 +306,7 @@ def _phase_table(title: str) -> Table:
 def _gate_table(check: Check) -> Table:
     from ..judge import VERDICT_TABLE_HEADER, verdict_row, verdict_table_rows
 
-    title = escape(f"gates at {_clock(check.time)} ({check.event}: {check.reason})")
+    title = escape(f"gates at {clock(check.time)} ({check.event}: {check.reason})")
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for name in VERDICT_TABLE_HEADER:
         table.add_column(name)
@@ -325,7 +317,7 @@ def _gate_table(check: Check) -> Table:
     if check.ab is not None:
         rows.append(verdict_row(check.ab))
     for row in rows:
-        style = _STYLE.get(row[2].split(" ")[0], "")
+        style = outcome_style(row[2].split(" ")[0])
         table.add_row(*(escape(cell) for cell in row), style=style)
     return table
 
@@ -345,9 +337,9 @@ def _show_run(console: Console, scenario: Scenario, result: RunResult) -> None:
                 label += f" ({check.shadow_sample:.0%} of requests mirrored)"
             table = _phase_table(label)
         assert table is not None
-        style = _STYLE.get(check.outcome, "")
+        style = outcome_style(check.outcome)
         table.add_row(
-            _clock(check.time),
+            clock(check.time),
             f"{check.weight:g}%",
             str(check.n_baseline),
             str(check.n_candidate),

@@ -32,7 +32,7 @@ from ..errors import LlmRolloutError
 from ..sim.report import halt_headline, stage_label
 from ..spec import RolloutSpec
 from ..store import Event, Store, open_store
-from ..verdict import Outcome, StepDecision, Verdict
+from ..verdict import StepDecision, Verdict
 from . import scenario as sc
 from .procs import Children, cli_argv, free_port, wait_http
 from .timing import RollbackTiming, rollback_timing
@@ -76,45 +76,13 @@ class DemoResult:
         return asdict(self)
 
 
-def _verdict(d: dict[str, Any]) -> Verdict:
-    """A verdict back from its JSON form (null bounds become unbounded)."""
-
-    def num(key: str, default: float) -> float:
-        v = d.get(key)
-        return default if v is None else float(v)
-
-    return Verdict(
-        gate=d["gate"],
-        statistic=d["statistic"],
-        outcome=Outcome(d["outcome"]),
-        method=d.get("method", ""),
-        estimate=num("estimate", float("nan")),
-        lo=num("lo", float("-inf")),
-        hi=num("hi", float("inf")),
-        bound=num("bound", float("nan")),
-        n_baseline=int(d.get("n_baseline", 0)),
-        n_candidate=int(d.get("n_candidate", 0)),
-        explanation=d.get("explanation", ""),
-        critical=bool(d.get("critical", True)),
-        bound_hi=d.get("bound_hi"),
-        direction=d.get("direction", "above"),
-        alpha=float(d.get("alpha", 0.0)),
-    )
-
-
 def evidence_decision(event: Event | None) -> StepDecision | None:
     """The step decision a transition recorded as its evidence (None without one)."""
     evidence = None if event is None else event.data.get("evidence")
     data = evidence.get("decision") if isinstance(evidence, dict) else None
     if not isinstance(data, dict):
         return None
-    srm = data.get("srm")
-    return StepDecision(
-        outcome=Outcome(data["outcome"]),
-        verdicts=tuple(_verdict(v) for v in data.get("verdicts", [])),
-        srm=None if srm is None else _verdict(srm),
-        reasons=tuple(data.get("reasons", ())),
-    )
+    return StepDecision.from_dict(data)
 
 
 def fired_verdicts(event: Event | None) -> list[Verdict]:
@@ -122,9 +90,8 @@ def fired_verdicts(event: Event | None) -> list[Verdict]:
     if event is None:
         return []
     evidence = event.data.get("evidence") or {}
-    fired = [_verdict(v) for v in evidence.get("failing", [])]
-    fired += [_verdict(a) for a in evidence.get("alerts", []) if a.get("outcome") == "FAIL"]
-    return fired
+    alerts = [a for a in evidence.get("alerts", []) if a.get("outcome") == "FAIL"]
+    return [Verdict.from_dict(v) for v in [*evidence.get("failing", []), *alerts]]
 
 
 def rollback_clause(timing: RollbackTiming | None, stage: str) -> str:

@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..cli.render import STYLE
+from ..display import EVENT_STYLE, outcome_style
 from ..judge.report import verdict_row
 from ..records import Arm
 from ..verdict import StepDecision
@@ -97,7 +97,7 @@ def gates_table(decision: StepDecision, title: str) -> Table:
     table = Table(
         title=title,
         title_justify="left",
-        title_style=STYLE[decision.outcome],
+        title_style=outcome_style(decision.outcome),
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
@@ -113,7 +113,7 @@ def gates_table(decision: StepDecision, title: str) -> Table:
         label = f"{_SHORT.get(gate, gate)} {_SHORT.get(statistic, statistic)}"
         table.add_row(
             label + ("" if v.critical else " (warn)"),
-            Text(v.outcome.value, style=STYLE[v.outcome]),
+            Text(v.outcome.value, style=outcome_style(v.outcome)),
             estimate,
             interval,
             bound,
@@ -128,9 +128,7 @@ def _events_table(events: tuple[EventLine, ...]) -> Table:
     table.add_column("kind", width=14)
     table.add_column("what", overflow="fold")
     for e in events[-6:]:
-        style = "bold red" if e.kind in ("rolled_back", "paused") else ""
-        style = "bold green" if e.kind == "promoted" else style
-        table.add_row(f"{e.at:5.1f} s", Text(e.kind, style=style), e.text)
+        table.add_row(f"{e.at:5.1f} s", Text(e.kind, style=EVENT_STYLE.get(e.kind, "")), e.text)
     return table
 
 

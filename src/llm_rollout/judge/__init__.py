@@ -9,8 +9,8 @@
     verdict_table_rows(decision) -> list[list[str]]
 
 No I/O, no clock, no randomness: the same window always gives the same verdicts.
-Submodules for tests and studies: :mod:`.synth` (windows from stated distributions),
-:mod:`.golden` (the golden-case runner), :mod:`.study` (false-FAIL rate, samples to detect).
+Evaluating the judge (synthetic windows, the golden-case runner, studies of false-FAIL rate
+and samples to detect) lives in :mod:`.evaluation`, which the judge itself never imports.
 """
 
 from .ab import ab_verdict

@@ -12,9 +12,9 @@ million simulated requests take seconds, not minutes.
 
 from .behaviour import FAMILIES, Batch, Prompts, behave, cost_columns, drift_factors
 from .engine import Check, RunResult, simulate
-from .montecarlo import MonteCarloSummary, Rate, monte_carlo, summarise, wilson
+from .montecarlo import MonteCarloSummary, Rate, monte_carlo, summarise
 from .regression import ALIASES, METRICS, Regression, canonical_metric, parse_regression
-from .report import duration_text, halt_headline, stage_label
+from .report import halt_headline, stage_label
 from .scenario import (
     PLACEHOLDER_BASELINE,
     PLACEHOLDER_CANDIDATE,
@@ -46,7 +46,6 @@ __all__ = [
     "cost_columns",
     "default_spec",
     "drift_factors",
-    "duration_text",
     "halt_headline",
     "load_scenario",
     "monte_carlo",
@@ -56,5 +55,4 @@ __all__ = [
     "stage_label",
     "summarise",
     "user_key",
-    "wilson",
 ]

@@ -1,7 +1,8 @@
 """Monte Carlo: many seeded runs of one scenario, in parallel, summarised per judging method.
 
 Runs use seeds ``seed, seed + 1, ...`` and the same seeds for every method compared, so the
-methods see the same traffic until their decisions diverge. Rates carry a 95% Wilson interval.
+methods see the same traffic until their decisions diverge. Rates carry an exact 95%
+Clopper-Pearson interval (:func:`~llm_rollout.stats.binomial_interval`).
 """
 
 from __future__ import annotations
@@ -17,24 +18,11 @@ from typing import Any
 import numpy as np
 
 from ..spec import Method
+from ..stats import binomial_interval
 from .engine import RunResult, simulate
 from .scenario import Scenario
 
 OUTCOMES = ("promoted", "rolled_back", "paused", "timeout")
-Z95 = 1.959963984540054
-
-
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion k / n (n = 0: the whole [0, 1])."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = 0.0 if k == 0 else max(0.0, centre - half)
-    hi = 1.0 if k == n else min(1.0, centre + half)
-    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -48,7 +36,8 @@ class Rate:
 
     @property
     def interval(self) -> tuple[float, float]:
-        return wilson(self.k, self.n)
+        """95% Clopper-Pearson; no runs (n = 0) allow any rate."""
+        return binomial_interval(self.k, self.n) if self.n else (0.0, 1.0)
 
     def text(self) -> str:
         lo, hi = self.interval

@@ -1,9 +1,11 @@
-"""Plain-text pieces of a simulation report: stage labels, durations, the verdict line."""
+"""Plain-text pieces of a simulation report: stage labels and the verdict line (durations read
+as :func:`llm_rollout.display.duration_text` writes them)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..display import duration_text
 from ..spec import RolloutSpec
 from ..verdict import Verdict
 
@@ -17,17 +19,6 @@ def stage_label(spec: RolloutSpec, step: int, outcome: str = "") -> str:
     if step < len(spec.steps):
         return f"{spec.steps[step].weight:g}%"
     return "A/B"
-
-
-def duration_text(seconds: float) -> str:
-    """``45 s``, ``14 min``, ``3 h 10 min``."""
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h" + (f" {rest} min" if rest else "")
 
 
 def evidence_text(verdict: Verdict) -> str:

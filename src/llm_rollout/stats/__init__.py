@@ -23,11 +23,13 @@ from ._binomial import rate_cs, rate_cs_batch, srm_check
 from ._interval import FloatArray, Interval, ratio_interval
 from ._ks import dkw_radius, ks_cs, ks_distance
 from ._mean import mean_cs
+from ._proportion import binomial_interval
 from ._quantile import quantile_cs, quantile_ranks
 
 __all__ = [
     "FloatArray",
     "Interval",
+    "binomial_interval",
     "dkw_radius",
     "ks_cs",
     "ks_distance",

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ..records import ArmWindow, BoolArray, FloatArray, Window
+from ...records import ArmWindow, BoolArray, FloatArray, Window
 
 Params = Mapping[str, Any]
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from llm_rollout.judge.golden import DEFAULT_PATH, load_cases, run_case
+from llm_rollout.judge.evaluation.golden import DEFAULT_PATH, load_cases, run_case
 from llm_rollout.testing import run_golden_cases
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CASES = load_cases()
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from llm_rollout.judge.study import (
+from llm_rollout.judge.evaluation.detection import (
     aa_false_fail_rate,
     fail_rate,
     look_sizes,
     samples_to_detect,
 )
-from llm_rollout.spec import CostGate, Method, RateGate, RolloutSpec
+from llm_rollout.spec import CostGate, Method, RateGate
 
 ERRORS_5PCT = {"error_rate": 0.05}
 # A strict rate rule: any excess over the baseline rate is a breach (ratio 1, no floor).
@@ -86,56 +86,6 @@ def test_look_sizes() -> None:
         look_sizes(10, 0)
 
 
-def test_binomial_interval() -> None:
-    from llm_rollout.judge.study import binomial_interval
-
-    lo, hi = binomial_interval(0, 500)
-    assert (lo, hi) == (0.0, pytest.approx(1 - 0.025 ** (1 / 500)))
-    lo, hi = binomial_interval(500, 500)
-    assert (lo, hi) == (pytest.approx(0.025 ** (1 / 500)), 1.0)
-    lo, hi = binomial_interval(50, 100)
-    assert lo == pytest.approx(0.3983, abs=1e-4)  # the textbook Clopper-Pearson values
-    assert hi == pytest.approx(0.6017, abs=1e-4)
-    with pytest.raises(ValueError, match="n >= 1"):
-        binomial_interval(3, 2)
-    with pytest.raises(ValueError, match="level"):
-        binomial_interval(1, 2, level=1.0)
-
-
-def test_arm_mean_is_the_mean_of_the_drawn_columns() -> None:
-    import numpy as np
-
-    from llm_rollout.judge.study import arm_mean
-    from llm_rollout.judge.synth import LLM_ARM, draw_arm
-
-    arm = draw_arm({**LLM_ARM, "n": 1_000_000}, np.random.default_rng(4))
-    for column in ("cost_usd", "completion_tokens"):
-        values = getattr(arm, column)
-        se = values.std() / 1000
-        assert abs(values.mean() - arm_mean(LLM_ARM, column)) < 4 * se
-    with pytest.raises(ValueError, match="closed-form"):
-        arm_mean(LLM_ARM, "latency_ms")
-
-
-def test_rollout_traffic_of_the_default_spec() -> None:
-    from llm_rollout.judge.study import rollout_traffic
-
-    spec = RolloutSpec(
-        name="t", baseline="a@sha256:0123456789ab", candidate="b@sha256:ba98765432ff"
-    )
-    steps = rollout_traffic(spec, 100)
-    assert [s.weight for s in steps] == [1, 10, 25, 50, 75]  # 100% has no baseline
-    assert [(s.per_check_baseline, s.per_check_candidate) for s in steps][:2] == [
-        (495, 5),
-        (450, 50),
-    ]
-    assert {s.checks for s in steps} == {24}  # 2 h max dwell / 5 min
-    assert {s.checks for s in rollout_traffic(spec, 100, dwell="min")} == {2}
-    assert {s.checks for s in rollout_traffic(spec, 100, dwell=900)} == {3}
-    with pytest.raises(ValueError, match="dwell"):
-        rollout_traffic(spec, 100, dwell="forever")
-
-
 def test_studies_split_into_chunks_give_the_same_runs() -> None:
     arm = {"cost_usd": {"dist": "lognormal", "median": 0.002, "sigma": 0.3}}
     cand = {"cost_usd": {"dist": "lognormal", "median": 0.0026, "sigma": 0.3}}
@@ -146,25 +96,3 @@ def test_studies_split_into_chunks_give_the_same_runs() -> None:
     )
     assert whole == parts
     assert any(n is not None for n in whole)
-
-
-def test_judge_methods_matches_judge_step() -> None:
-    from llm_rollout.judge import judge_step
-    from llm_rollout.judge.study import judge_methods
-    from llm_rollout.judge.synth import LLM_ARM, make_window
-
-    spec = RolloutSpec(
-        name="t", baseline="a@sha256:0123456789ab", candidate="b@sha256:ba98765432ff"
-    )
-    cand = {
-        **LLM_ARM,
-        "n": 400,
-        "refusal_rate": 0.2,
-        "completion_tokens": {"dist": "lognormal", "median": 400, "sigma": 0.6},
-    }
-    window = make_window({"seed": 9, "baseline": {**LLM_ARM, "n": 1500}, "candidate": cand})
-    both = judge_methods(spec, window, [Method.SEQUENTIAL, Method.THRESHOLD])
-    for method, decision in both.items():
-        full = judge_step(spec, window, method=method)
-        assert decision.verdicts == full.verdicts
-        assert decision.critical_failed  # the comparison covers FAILs too

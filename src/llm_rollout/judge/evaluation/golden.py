@@ -25,18 +25,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidDataError
-from ..spec import AlertRule, Method, SrmCheck
-from ..verdict import Verdict
-from .alerts import judge_alert
-from .gates import GATE_TYPES, judge_gate
-from .srm import judge_srm
+from ...errors import InvalidDataError
+from ...spec import AlertRule, Method, SrmCheck
+from ...verdict import Verdict
+from ..alerts import judge_alert
+from ..gates import GATE_TYPES, judge_gate
+from ..srm import judge_srm
 from .synth import make_window
 
 Case = Mapping[str, Any]
 
 #: Where the suite lives in a source checkout (the default of :func:`run_cases`).
-DEFAULT_PATH = Path(__file__).resolve().parents[3] / "tests" / "golden" / "judge_cases.json"
+DEFAULT_PATH = Path(__file__).resolve().parents[4] / "tests" / "golden" / "judge_cases.json"
 
 
 def judge_case(case: Case) -> list[Verdict]:

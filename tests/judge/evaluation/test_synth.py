@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from llm_rollout.judge.synth import draw, make_window
+from llm_rollout.judge.evaluation.synth import draw, make_window
 
 PARAMS = {
     "seed": 42,
@@ -72,7 +72,7 @@ def test_distributions() -> None:
 
 
 def test_tail_scales_only_above_the_stated_quantile() -> None:
-    from llm_rollout.judge.synth import LLM_ARM
+    from llm_rollout.judge.evaluation.synth import LLM_ARM
 
     plain = LLM_ARM["latency_ms"]
     tail = {**plain, "tail": {"quantile": 0.98, "factor": 2.0}}
@@ -94,7 +94,7 @@ def rng(seed: int) -> np.random.Generator:
 
 
 def test_cost_from_prices_and_tokens() -> None:
-    from llm_rollout.judge.synth import draw_arm, token_cost
+    from llm_rollout.judge.evaluation.synth import draw_arm, token_cost
 
     params = {
         "n": 2000,
@@ -120,7 +120,7 @@ def test_cost_from_prices_and_tokens() -> None:
 
 
 def test_with_drift_scales_blocks_of_calls() -> None:
-    from llm_rollout.judge.synth import LLM_ARM, draw_arm, with_drift
+    from llm_rollout.judge.evaluation.synth import LLM_ARM, draw_arm, with_drift
 
     arm = draw_arm({**LLM_ARM, "n": 1000}, rng(8))
     drifted = with_drift(arm, 100, 0.07, rng(9))
