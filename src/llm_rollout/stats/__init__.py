@@ -16,26 +16,38 @@ every few minutes never inflates the false-alarm rate. Constructions and referen
 :func:`srm_check`    :func:`rate_cs` on the candidate share
 ===================  ==========================================================================
 
+For many samples at once, from their summary statistics rather than their values (the
+planner's Monte Carlo holds only counts and moments): :func:`mean_bounds` (count, mean, sd,
+skewness; :func:`mean_cs` computes its interval with it), :func:`dkw_radii` (behind
+:func:`dkw_radius`), :func:`ratio_lo` / :func:`ratio_hi` (the ends of :func:`ratio_interval`)
+and :func:`interpolated_quantile_ranks` (:func:`quantile_ranks` at a few anchor counts).
+
 :mod:`llm_rollout.stats.coverage` simulates the uniform coverage of each of them.
 """
 
 from ._binomial import rate_cs, rate_cs_batch, srm_check
-from ._interval import FloatArray, Interval, ratio_interval
-from ._ks import dkw_radius, ks_cs, ks_distance
-from ._mean import mean_cs
-from ._quantile import quantile_cs, quantile_ranks
+from ._interval import FloatArray, Interval, ratio_hi, ratio_interval, ratio_lo
+from ._ks import dkw_radii, dkw_radius, ks_cs, ks_distance
+from ._mean import mean_bounds, mean_cs, mixture_radius
+from ._quantile import interpolated_quantile_ranks, quantile_cs, quantile_ranks
 
 __all__ = [
     "FloatArray",
     "Interval",
+    "dkw_radii",
     "dkw_radius",
+    "interpolated_quantile_ranks",
     "ks_cs",
     "ks_distance",
+    "mean_bounds",
     "mean_cs",
+    "mixture_radius",
     "quantile_cs",
     "quantile_ranks",
     "rate_cs",
     "rate_cs_batch",
+    "ratio_hi",
     "ratio_interval",
+    "ratio_lo",
     "srm_check",
 ]
