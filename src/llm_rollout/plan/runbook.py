@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
+from ..stats import mixture_radius
 from ._arm import Arm
-from ._cs import mixture_radius
 from .export import spec_yaml
 from .inputs import ModelInput
 from .model import Plan, ShadowNeed, StepPlan
