@@ -8,10 +8,10 @@ import numpy as np
 
 from ..stats import mixture_radius
 from ._arm import Arm
+from .bounds import MARGIN
 from .export import spec_yaml
 from .inputs import ModelInput
 from .model import Plan, ShadowNeed, StepPlan
-from .planner import MARGIN
 from .rollback import measured_text
 from .shadow import REACH
 from .text import count, duration, num, pct, table, usd
