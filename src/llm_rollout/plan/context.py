@@ -23,6 +23,8 @@ Progress = Callable[[str], None]
 
 @dataclass
 class PlanContext:
+    """What every phase of planning reads, and the warnings and notes the phases collect."""
+
     inputs: PlanInputs
     cost: CostPlan
     base: ModelProfile

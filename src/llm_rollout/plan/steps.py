@@ -70,7 +70,7 @@ def choose_steps(ctx: PlanContext) -> tuple[list[float], list[float]]:
         if (
             w < 100
             and later
-            and min_checks(risk, ctx.inputs, w, ctx.interval) * ctx.interval > (ctx.max_dwell)
+            and min_checks(risk, ctx.inputs, w, ctx.interval) * ctx.interval > ctx.max_dwell
         ):
             dropped.append(w)
             continue
