@@ -53,26 +53,41 @@ def _choose(name: str, requested: float, floor: float, scale: float = 1.0) -> Bo
     """A ratio bound (breach above ``requested``, relative to plan) against the noise floor."""
     minimum = 1.0 + floor + MARGIN
     planned = max(requested, _up(minimum))
-    raised = planned > requested
-    reason = (
+    moved = (
         f"raised from {requested:g}: identical models drift apart by up to {floor:.1%} "
         f"(noise floor) and a bound needs {MARGIN:.0%} on top"
-        if raised
-        else f"clears the noise floor {floor:.1%} + {MARGIN:.0%} margin (minimum {minimum:.3f})"
     )
-    return BoundChoice(name, requested, planned, planned * scale, floor, minimum, raised, reason)
+    return _choice(name, requested, planned, scale, floor, minimum, moved, "minimum")
 
 
 def _choose_low(name: str, requested: float, floor: float, scale: float) -> BoundChoice:
     """The low end of a band (breach below ``requested``): 1 / low must clear the floor."""
     minimum = 1.0 / (1.0 + floor + MARGIN)
     planned = min(requested, math.floor(minimum * 100 + 1e-9) / 100)
-    raised = planned < requested
-    reason = (
+    moved = (
         f"lowered from {requested:g}: the noise floor {floor:.1%} + {MARGIN:.0%} needs <= "
         f"{minimum:.3f}"
+    )
+    return _choice(name, requested, planned, scale, floor, minimum, moved, "maximum")
+
+
+def _choice(
+    name: str,
+    requested: float,
+    planned: float,
+    scale: float,
+    floor: float,
+    minimum: float,
+    moved: str,
+    limit: str,
+) -> BoundChoice:
+    """The choice with its reason: why the bound moved, else the floor it clears (``limit``:
+    whether ``minimum`` is the smallest or the largest bound that does)."""
+    raised = planned != requested
+    reason = (
+        moved
         if raised
-        else f"clears the noise floor {floor:.1%} + {MARGIN:.0%} margin (maximum {minimum:.3f})"
+        else f"clears the noise floor {floor:.1%} + {MARGIN:.0%} margin ({limit} {minimum:.3f})"
     )
     return BoundChoice(name, requested, planned, planned * scale, floor, minimum, raised, reason)
 
