@@ -10,9 +10,11 @@ from conftest import small_plan, versions
 
 from llm_rollout.plan import RISK_LEVELS, build_inputs, default_profile
 from llm_rollout.plan._arm import Arm, expected_cost
+from llm_rollout.plan.bounds import MARGIN
+from llm_rollout.plan.cost import cost_plan
 from llm_rollout.plan.detect import Rule, Stage, stage_curve
 from llm_rollout.plan.noise import MetricNoise, NoiseProfile, floor_of, multiplier
-from llm_rollout.plan.planner import MARGIN, cost_plan, k_lo_of
+from llm_rollout.plan.steps import min_checks
 from llm_rollout.profile import ModelProfile
 from llm_rollout.sim.regression import Regression
 
@@ -57,12 +59,12 @@ def test_minimum_sample_dwell_is_exactly_inverse_in_weight_and_rate() -> None:
         versions(), baseline="chat-v1", candidate="chat-v2", rate=60, risk="medium"
     )
     # 200 candidate requests at 1% of 60/min (0.6/min) take 334 min = 67 checks
-    assert k_lo_of(risk, inputs, 1, 300) == math.ceil(200 / (60 * 0.01 * 5))
-    assert k_lo_of(risk, inputs, 2, 300) == math.ceil(200 / (60 * 0.02 * 5))
+    assert min_checks(risk, inputs, 1, 300) == math.ceil(200 / (60 * 0.01 * 5))
+    assert min_checks(risk, inputs, 2, 300) == math.ceil(200 / (60 * 0.02 * 5))
     double = build_inputs(
         versions(), baseline="chat-v1", candidate="chat-v2", rate=120, risk="medium"
     )
-    assert k_lo_of(risk, double, 2, 300) == math.ceil(200 / (120 * 0.02 * 5))
+    assert min_checks(risk, double, 2, 300) == math.ceil(200 / (120 * 0.02 * 5))
 
 
 def noisy(drift_sd: float) -> NoiseProfile:

@@ -9,8 +9,12 @@
 Modules: :mod:`.risk` (what low / medium / high mean), :mod:`.noise` (the noise profile that
 ``llm-rollout calibrate`` writes), :mod:`.inputs`, :mod:`.detect` (detection probability of a
 stage from the judge's confidence sequences), :mod:`.stages` (the phases as the detection model
-sees them), :mod:`.shadow` (the shadow phase sized from its gates' needs), :mod:`.planner`,
-:mod:`.ab`, :mod:`.rollback`, :mod:`.runbook`, :mod:`.export`, :mod:`.verify`.
+sees them), :mod:`.rules` (the judge's FAIL rules of a spec, and the reference regressions),
+:mod:`.planner` (the order of the decisions) and the decisions themselves: :mod:`.cost`,
+:mod:`.bounds`, :mod:`.steps` (steps and dwell), :mod:`.shadow_phase` (sized by :mod:`.shadow`
+from its gates' needs), :mod:`.ab_design` (with :mod:`.ab` for its duration),
+:mod:`.detections`, :mod:`.planned_spec` (the spec from typed sections) and :mod:`.rollback`;
+:mod:`.runbook` (one module per section), :mod:`.export`, :mod:`.verify`.
 """
 
 from .export import plan_dict, plan_json, spec_document, spec_yaml

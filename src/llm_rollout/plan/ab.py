@@ -13,12 +13,11 @@ average out over the step; the per-run factor does not).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from ..profile import ModelProfile
-from ..spec import RolloutSpec
+from ..spec import ABStep, RolloutSpec
 from ..stats import rate_cs_batch
 
 
@@ -57,7 +56,7 @@ def ab_pass_probability(
 
 def ab_duration(
     spec: RolloutSpec,
-    ab: dict[str, Any],
+    ab: ABStep,
     base: ModelProfile,
     gain: float,
     *,
@@ -73,7 +72,7 @@ def ab_duration(
     ``max_duration`` does not reach ``power``."""
     interval = spec.check_interval
     alpha = spec.alpha / spec.looks()
-    per_check = traffic_rate * interval / 60.0 * ab["weight"] / 100.0
+    per_check = traffic_rate * interval / 60.0 * ab.weight / 100.0
     p_base = base.thumbs_down_rate
 
     def prob(checks: int) -> float:
@@ -81,8 +80,8 @@ def ab_duration(
             per_check * checks,
             p_base,
             gain,
-            rule=ab["rule"],
-            margin=ab["margin"],
+            rule=ab.rule,
+            margin=ab.margin,
             alpha=alpha,
             drift=drift,
             run_variation=run_variation,
@@ -92,7 +91,7 @@ def ab_duration(
         )
 
     k_max = max(1, math.floor(max_duration / interval))
-    if p_base <= 0 or (ab["rule"] == "superiority" and gain <= 0):
+    if p_base <= 0 or (ab.rule == "superiority" and gain <= 0):
         return None, None, 0.0
     top = prob(k_max)
     if top < power:

@@ -33,8 +33,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from ..stats import rate_cs_batch
-from . import _cs
+from ..stats import (
+    dkw_radii,
+    interpolated_quantile_ranks,
+    mean_bounds,
+    rate_cs_batch,
+    ratio_hi,
+    ratio_lo,
+)
 from ._arm import ERRORS, FEEDBACK, LATENCY, REFUSALS, TOKENS, TTFT, Arm
 
 FloatArray = npt.NDArray[np.float64]
@@ -120,7 +126,7 @@ def _mean_bounds(
     with np.errstate(divide="ignore", invalid="ignore"):
         skew = np.where(m2 > 0, m3 / np.maximum(m2, 1e-300) ** 1.5, 0.0)
     mean = (sums[0] + sums[3]) / safe
-    return _cs.mean_bounds(n, mean, sd, skew, alpha)
+    return mean_bounds(n, mean, sd, skew, alpha)
 
 
 def _mean_fails(
@@ -141,9 +147,9 @@ def _mean_fails(
             nb, nc, sb, sc = b[1], c[1], b[3], c[3]
         lo_c, hi_c = _mean_bounds(nc, sc, rule.alpha / 2)
         lo_b, hi_b = _mean_bounds(nb, sb, rule.alpha / 2)
-        lo = _cs.ratio_lo(lo_c, hi_b)
+        lo = ratio_lo(lo_c, hi_b)
         if rule.kind == "outside" and rule.bound_hi is not None:
-            hi = _cs.ratio_hi(hi_c, lo_b)
+            hi = ratio_hi(hi_c, lo_b)
             out |= (lo > rule.bound_hi) | (hi < rule.bound)
         else:
             out |= lo > rule.bound
@@ -205,8 +211,8 @@ class _Cells:
 
     def quantile_fails(self, rule: Rule) -> npt.NDArray[np.bool_]:
         n_b, n_c = self.counts["b"].sum(axis=1), self.counts["c"].sum(axis=1)
-        s_min_c, _ = _cs.ranks(n_c, rule.p, rule.alpha / 2)
-        _, s_max_b = _cs.ranks(n_b, rule.p, rule.alpha / 2)
+        s_min_c, _ = interpolated_quantile_ranks(n_c, rule.p, rule.alpha / 2)
+        _, s_max_b = interpolated_quantile_ranks(n_b, rule.p, rule.alpha / 2)
         x_c = self.order_stat("c", s_min_c)
         x_b = self.order_stat("b", np.where(s_max_b >= n_b, np.inf, s_max_b + 1))
         with np.errstate(invalid="ignore"):
@@ -219,7 +225,7 @@ class _Cells:
         fb = np.cumsum(self.counts["b"], axis=1) / np.maximum(n_b, 1.0)[:, None]
         fc = np.cumsum(self.counts["c"], axis=1) / np.maximum(n_c, 1.0)[:, None]
         d = np.max(np.abs(fc - fb), axis=1)
-        lo = d - _cs.dkw(n_c, rule.alpha / 2) - _cs.dkw(n_b, rule.alpha / 2)
+        lo = d - dkw_radii(n_c, rule.alpha / 2) - dkw_radii(n_b, rule.alpha / 2)
         return np.asarray((lo > rule.bound) & (n_b > 0) & (n_c > 0))
 
 
@@ -271,7 +277,7 @@ def _rate_fails(
         if rule.kind == "excess":
             out |= todo & (lo_c - rule.ratio * hi_b > rule.bound)
         else:
-            out |= todo & (_cs.ratio_lo(lo_c, hi_b) > rule.bound)
+            out |= todo & (ratio_lo(lo_c, hi_b) > rule.bound)
     return out
 
 

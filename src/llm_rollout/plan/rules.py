@@ -3,8 +3,13 @@ and the reference regressions the plan is sized for."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
+from ..profile import ModelProfile
 from ..sim.regression import Regression, parse_regression
 from ..spec import RolloutSpec
+from ._arm import expected_completion, expected_cost
 from .detect import Rule
 
 TAIL_QUANTILE = 0.98  # p99_latency scales the slowest 2% only
@@ -33,6 +38,35 @@ AFFECTS: dict[str, frozenset[str]] = {
 
 def references() -> list[Regression]:
     return [parse_regression(text) for text in REFERENCE]
+
+
+def is_breach(reg: Regression, spec: RolloutSpec, base: ModelProfile, cand: ModelProfile) -> bool:
+    """Is the reference regression beyond a bound of the spec (the spec's bounds are absolute:
+    they already include the planned change)?"""
+    g = spec.gates
+    f = reg.factor
+    cost_b = expected_cost(base)
+    if reg.metric == "cost":
+        return expected_cost(cand) * f / cost_b > g.cost.bound
+    if reg.metric == "p99_latency":
+        return g.latency.p99 is not None and f > g.latency.p99
+    if reg.metric == "latency":
+        return any(b is not None and f > b for b in (g.latency.p50, g.latency.p99))
+    if reg.metric == "refusals":
+        p = base.refusal_rate
+        return f * p > g.refusals.ratio * p + g.refusals.floor
+    if reg.metric == "errors":
+        p = base.error_rate
+        return f * p > g.errors.ratio * p + g.errors.floor
+    if reg.metric == "thumbs_down":
+        p = base.thumbs_down_rate
+        return f * p > g.feedback.ratio * p + g.feedback.floor
+    if reg.metric == "output_length":
+        longer = replace(cand, completion_tokens=cand.completion_tokens * f)
+        ratio = expected_completion(longer) / expected_completion(base)
+        lo, hi = g.output_length.mean or (0.0, math.inf)
+        return ratio > hi or ratio < lo or expected_cost(longer) / cost_b > g.cost.bound
+    return False
 
 
 def gate_rules(spec: RolloutSpec, phase: str) -> list[Rule]:

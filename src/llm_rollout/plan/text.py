@@ -46,6 +46,11 @@ def pct(x: float | None, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f}%"
 
 
+def fraction(x: float) -> str:
+    """A sample fraction as the spec reads it: 5.6%, 37%, 100%."""
+    return f"{100 * x:.3g}%"
+
+
 def num(x: float | None, digits: int = 3) -> str:
     if x is None:
         return "-"

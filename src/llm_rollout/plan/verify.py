@@ -4,9 +4,9 @@ The simulator (:mod:`llm_rollout.sim`) drives the real controller and judge on s
 traffic with the plan's profiles (prices and tokens of both models, the baseline's behaviour),
 traffic and noise (drift per window and run). For the A/A case (the candidate exactly as
 planned) and each reference regression, present from the start, N seeded runs give the share
-rolled back by the end of every stage, with a 95% Wilson interval. Runs end with the last
-step that has a concurrent baseline: the 100% soak and an A/B step judge nothing the plan's
-detection figures are about.
+rolled back by the end of every stage, with an exact 95% (Clopper-Pearson) interval. Runs end
+with the last step that has a concurrent baseline: the 100% soak and an A/B step judge nothing
+the plan's detection figures are about.
 
 The check: each reference regression's simulated detection by its stated stage is within
 ``TOLERANCE`` (5 percentage points) of the planned probability.

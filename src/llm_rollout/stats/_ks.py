@@ -32,13 +32,19 @@ import numpy as np
 from ._interval import FloatArray, Interval
 
 
+def dkw_radii(n: FloatArray, alpha: float) -> FloatArray:
+    """``eps_n(alpha)`` for many sample sizes: with probability ``>= 1 - alpha``,
+    ``sup |F_n - F| <= eps_n`` for all ``n`` at once (Howard & Ramdas 2022, Theorem 2).
+    ``n <= 0`` gives 1 (no information)."""
+    safe = np.maximum(n, 1.0)
+    eps = 0.85 * np.sqrt((np.log1p(np.log(safe)) + 0.8 * np.log(1612.0 / alpha)) / safe)
+    out: FloatArray = np.where(n <= 0, 1.0, np.minimum(eps, 1.0))
+    return out
+
+
 def dkw_radius(n: int, alpha: float) -> float:
-    """``eps_n(alpha)``: with probability ``>= 1 - alpha``, ``sup |F_n - F| <= eps_n`` for all
-    ``n`` at once (Howard & Ramdas 2022, Theorem 2). ``n = 0`` gives 1 (no information)."""
-    if n <= 0:
-        return 1.0
-    eps = 0.85 * math.sqrt((math.log1p(math.log(n)) + 0.8 * math.log(1612.0 / alpha)) / n)
-    return min(eps, 1.0)
+    """:func:`dkw_radii` for one sample size."""
+    return float(dkw_radii(np.array([float(n)]), alpha)[0])
 
 
 def ks_distance(a: FloatArray, b: FloatArray) -> float:
