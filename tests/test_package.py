@@ -128,3 +128,21 @@ def test_every_top_level_module_has_a_layer() -> None:
     present = {p.stem for p in src.glob("*.py") if p.stem != "__init__"}
     present |= {p.parent.name for p in src.glob("*/__init__.py")}
     assert present == listed
+
+
+def test_test_files_follow_one_layout() -> None:
+    # tests/<package>/ holds conftest.py (fixtures), <package>_helpers.py (importable helpers)
+    # and test_<package>_<module>.py files: basenames stay unique across folders, which
+    # pytest's default import mode needs, and a module's tests are found by its name.
+    strays = []
+    for path in (ROOT / "tests").rglob("*.py"):
+        folder = path.parent.name
+        if path.parent == ROOT / "tests":
+            allowed = path.name.startswith("test_")
+        else:
+            allowed = path.name in {"conftest.py", f"{folder}_helpers.py"} or (
+                path.name.startswith(f"test_{folder}_")
+            )
+        if not allowed:
+            strays.append(str(path.relative_to(ROOT)))
+    assert strays == []

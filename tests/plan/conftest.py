@@ -1,37 +1,12 @@
-"""Shared inputs of the planning tests: two priced models and small, fast plans."""
+"""Fixtures of the planning tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-
-from llm_rollout.plan import Plan, build_inputs, build_plan
-from llm_rollout.plan.noise import NoiseProfile
-from llm_rollout.registry import ModelVersion, parse_models
-
-MODELS: dict[str, Any] = {
-    "models": [
-        {
-            "name": "chat-v1",
-            "endpoint": "http://127.0.0.1:9/v1",
-            "upstream_model": "small",
-            "prices": {"input": 0.15, "output": 0.60},
-        },
-        {
-            "name": "chat-v2",
-            "endpoint": "http://127.0.0.1:9/v1",
-            "upstream_model": "large",
-            "prices": {"input": 0.45, "output": 1.80},
-        },
-    ]
-}
-
-
-def versions() -> list[ModelVersion]:
-    return parse_models(MODELS)
+from plan_helpers import MODELS
 
 
 @pytest.fixture
@@ -39,16 +14,3 @@ def models_file(tmp_path: Path) -> Path:
     path = tmp_path / "models.yaml"
     path.write_text(yaml.safe_dump(MODELS))
     return path
-
-
-def small_plan(
-    rate: float = 600.0,
-    risk: str = "high",
-    noise: NoiseProfile | None = None,
-    **kw: Any,
-) -> Plan:
-    """A plan cheap enough for a unit test (few Monte Carlo runs)."""
-    inputs = build_inputs(
-        versions(), baseline="chat-v1", candidate="chat-v2", rate=rate, risk=risk, noise=noise, **kw
-    )
-    return build_plan(inputs, reps=300, search_reps=300)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import MODELS
+from plan_helpers import MODELS
 
 from llm_rollout.cli import COMMANDS, cli
 from llm_rollout.plan import default_profile

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import small_plan, versions
+from plan_helpers import small_plan, versions
 
 from llm_rollout.plan import RISK_LEVELS, build_inputs, default_profile
 from llm_rollout.plan._arm import Arm, expected_cost

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import small_plan
+from plan_helpers import small_plan
 
 from llm_rollout.cli import cli, main
 from llm_rollout.plan import render_markdown, verify_plan

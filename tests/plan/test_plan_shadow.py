@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import small_plan
+from plan_helpers import small_plan
 
 from llm_rollout.plan import RISK_LEVELS, Plan, render_markdown
 from llm_rollout.plan._arm import Arm, expected_cost

@@ -23,6 +23,8 @@ from .steps import steps_section
 from .summary import summary
 from .verification import verification_section
 
+__all__ = ["render_markdown"]
+
 
 def render_markdown(
     plan: Plan, verification: Verification | None = None, command: str | None = None
