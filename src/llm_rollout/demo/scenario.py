@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from ..profile import ModelProfile
 from ..records import Arm
 from ..registry import ModelVersion, PriceTable
-from ..spec import RolloutSpec, parse_spec
+from ..spec import GateName, RolloutSpec, parse_spec
 
 REGRESSIONS = ("cost", "latency", "refusal", "errors", "feedback", "none")
 MODEL = "assistant"  # the logical model the clients ask for
@@ -171,8 +171,8 @@ def demo_spec(name: str, baseline_ref: str, candidate_ref: str, rate: float) -> 
         "steps": steps,
         "gates": {
             # min_samples matters to the threshold method only; scaled like the steps'.
-            gate: {"min_samples": 30}
-            for gate in ("latency", "cost", "errors", "refusals", "output_length", "feedback")
+            gate.value: {"min_samples": 30}
+            for gate in GateName
         }
         | {"srm": {"min_samples": 100}},
     }

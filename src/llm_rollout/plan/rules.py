@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ..profile import ModelProfile
 from ..sim.regression import Regression, parse_regression
-from ..spec import RolloutSpec
+from ..spec import GateName, RolloutSpec
 from ._arm import expected_completion, expected_cost
 from .detect import Rule
 
@@ -74,29 +74,31 @@ def gate_rules(spec: RolloutSpec, phase: str) -> list[Rule]:
     g = spec.gates
     enabled = g.enabled()
     rules: list[Rule] = []
-    if "latency" in enabled:
+    if GateName.LATENCY in enabled:
         lat = g.latency
         wanted = [(p, b) for p, b in ((0.5, lat.p50), (0.95, lat.p95), (0.99, lat.p99)) if b]
         count = len(wanted) + (lat.ttft_p99 is not None)
-        a = spec.gate_alpha("latency") / count
+        a = spec.gate_alpha(GateName.LATENCY) / count
         rules += [
             Rule("latency", "above", b, a, p=p, label=f"latency p{p * 100:g}") for p, b in wanted
         ]
         if lat.ttft_p99 is not None:
             rules.append(Rule("ttft", "above", lat.ttft_p99, a, p=0.99, label="ttft p99"))
-    if "cost" in enabled:
-        rules.append(Rule("cost", "above", g.cost.bound, spec.gate_alpha("cost"), label="cost"))
+    if GateName.COST in enabled:
+        alpha = spec.gate_alpha(GateName.COST)
+        rules.append(Rule("cost", "above", g.cost.bound, alpha, label="cost"))
+    # The rate gates' detection statistics carry the gates' own names.
     for name in ("errors", "refusals", "feedback"):
-        if name not in enabled or (name == "feedback" and phase == "shadow"):
+        if name not in enabled or (name == GateName.FEEDBACK and phase == "shadow"):
             continue
         gate = getattr(g, name)
         rules.append(
             Rule(name, "excess", gate.floor, spec.gate_alpha(name), ratio=gate.ratio, label=name)
         )
-    if "output_length" in enabled:
+    if GateName.OUTPUT_LENGTH in enabled:
         out = g.output_length
         count = sum(x is not None for x in (out.mean, out.p99, out.ks))
-        a = spec.gate_alpha("output_length") / max(count, 1)
+        a = spec.gate_alpha(GateName.OUTPUT_LENGTH) / max(count, 1)
         if out.mean is not None:
             lo, hi = out.mean
             rules.append(Rule("output_mean", "outside", lo, a, bound_hi=hi, label="output mean"))

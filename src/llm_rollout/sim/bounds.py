@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from ..errors import SpecError
-from ..spec import RolloutSpec, parse_spec
+from ..spec import GateName, RolloutSpec, parse_spec
 
 
 def _ratio(b: float | None, m: float) -> float | None:
@@ -37,7 +37,7 @@ def scale_bounds(spec: RolloutSpec, m: float) -> RolloutSpec:
     length["p99"] = _ratio(length["p99"], m)
     if length["ks"] is not None:
         length["ks"] = length["ks"] * m
-    for name in ("errors", "refusals", "feedback"):
+    for name in (GateName.ERRORS, GateName.REFUSALS, GateName.FEEDBACK):
         gates[name]["ratio"] = _ratio(gates[name]["ratio"], m)
         gates[name]["floor"] = gates[name]["floor"] * m
     for alert in doc["shadow"]["alerts"]:

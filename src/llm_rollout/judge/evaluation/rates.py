@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...records import Window
-from ...spec import Method, RateGate
+from ...spec import GateName, Method, RateGate
 from ...stats import rate_cs_batch
 from ...verdict import Outcome
 from ..gates import judge_gate
@@ -38,9 +38,9 @@ def _negative_counts(arm: SyntheticArm) -> tuple[IntArray, IntArray]:
 
 
 RATE_COUNTS = {
-    "errors": _error_counts,
-    "refusals": _refusal_counts,
-    "feedback": _negative_counts,
+    GateName.ERRORS: _error_counts,
+    GateName.REFUSALS: _refusal_counts,
+    GateName.FEEDBACK: _negative_counts,
 }
 
 
@@ -67,7 +67,7 @@ def rate_fail_looks(
     FAIL (their entries stay False). ``sizes`` are the baseline's prefix sizes and, unless
     ``cand_sizes`` is given, the candidate's.
     """
-    counts = RATE_COUNTS[gate_name]
+    counts = RATE_COUNTS[GateName(gate_name)]
     idx_b = np.asarray(sizes, dtype=np.int64) - 1
     idx_c = idx_b if cand_sizes is None else np.asarray(cand_sizes, dtype=np.int64) - 1
     kb, nb = (c[idx_b] if c.size else np.zeros(idx_b.size, np.int64) for c in counts(base))

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ...spec import GateName
 from ...stats import mixture_radius
 from .._arm import Arm
 from ..model import Plan, StepPlan
@@ -67,7 +68,7 @@ def _method(plan: Plan) -> list[str]:
 def _cost_example(plan: Plan, step: StepPlan) -> str:
     """The cost gate's interval width at its sized step, as a worked number."""
     base, cand = plan.inputs.profiles()
-    alpha = plan.spec.gate_alpha("cost") / 2
+    alpha = plan.spec.gate_alpha(GateName.COST) / 2
     widths = []
     for prof, n in ((cand, step.candidate_samples), (base, step.baseline_samples)):
         arm = Arm(prof)
