@@ -15,7 +15,9 @@ What it records:
 
 The simulator and the planner are driven through the CLI, whose interface a refactor keeps, so
 the same script runs before and after. ``--check`` compares numbers to a relative 1e-12 and
-prints every difference; it exits 1 when anything differs.
+prints every difference; it exits 1 when anything differs, except the ends of simulated rates'
+intervals that are now exactly :func:`llm_rollout.stats.binomial_interval` of the same counts
+(Monte Carlo reports carried Wilson's interval when the recording was made): those it counts.
 """
 
 from __future__ import annotations
@@ -169,25 +171,42 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def differences(before: Any, after: Any, path: str = "") -> list[str]:
-    """Every leaf where the two recordings differ, as ``path: before -> after``."""
+def differences(before: Any, after: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every leaf where the two recordings differ, as ``(kind, "path: before -> after")``.
+
+    ``kind`` is ``interval`` for the end of a simulated rate's 95% interval that moved to
+    exactly :func:`llm_rollout.stats.binomial_interval` of the same ``k`` and ``n`` (the Monte
+    Carlo reports carried Wilson's interval before that change), else ``changed``."""
     if isinstance(before, dict) and isinstance(after, dict):
-        out: list[str] = []
+        out: list[tuple[str, str]] = []
         for key in sorted(set(before) | set(after), key=str):
             where = f"{path}.{key}" if path else str(key)
             if key not in before or key not in after:
-                out.append(f"{where}: only {'after' if key in after else 'before'}")
+                out.append(("changed", f"{where}: only {'after' if key in after else 'before'}"))
+            elif key in ("lo", "hi") and _exact_interval_end(after, key):
+                if not _same(before[key], after[key]):
+                    out.append(("interval", f"{where}: {before[key]!r} -> {after[key]!r}"))
             else:
                 out.extend(differences(before[key], after[key], where))
         return out
     if isinstance(before, list) and isinstance(after, list):
         if len(before) != len(after):
-            return [f"{path}: {len(before)} items -> {len(after)}"]
+            return [("changed", f"{path}: {len(before)} items -> {len(after)}")]
         out = []
         for i, (x, y) in enumerate(zip(before, after, strict=True)):
             out.extend(differences(x, y, f"{path}[{i}]"))
         return out
-    return [] if _same(before, after) else [f"{path}: {before!r} -> {after!r}"]
+    return [] if _same(before, after) else [("changed", f"{path}: {before!r} -> {after!r}")]
+
+
+def _exact_interval_end(rate: dict[str, Any], key: str) -> bool:
+    from llm_rollout.stats import binomial_interval
+
+    k, n = rate.get("k"), rate.get("n")
+    if not isinstance(k, int) or not isinstance(n, int) or n <= 0:
+        return False
+    lo, hi = binomial_interval(k, n)
+    return _same(rate[key], lo if key == "lo" else hi)
 
 
 def main() -> int:
@@ -204,14 +223,17 @@ def main() -> int:
         return 0
     before = json.loads(gzip.decompress(args.check.read_bytes()))
     # Round-trip through JSON so both sides have the same types (tuples become lists).
-    diff = differences(before, json.loads(json.dumps(now)))
-    for line in diff[:200]:
-        print(line)
-    counts = {
-        part: len(differences(before[part], json.loads(json.dumps(now[part])))) for part in now
-    }
-    print("differences by part:", counts)
-    return 1 if diff else 0
+    after = json.loads(json.dumps(now))
+    failed = False
+    for part in now:
+        found = differences(before[part], after[part], part)
+        intervals = [line for kind, line in found if kind == "interval"]
+        changed = [line for kind, line in found if kind == "changed"]
+        print(f"{part}: {len(changed)} changed, {len(intervals)} interval ends now exact")
+        for line in changed[:300]:
+            print("  " + line)
+        failed |= bool(changed)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
