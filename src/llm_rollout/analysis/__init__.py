@@ -18,7 +18,7 @@ report and its JSON), :mod:`.shadow_markdown`.
 """
 
 from .calibrate import calibrate_simulation, calibrate_store
-from .noise_markdown import MARGIN, render_noise_markdown
+from .noise_markdown import render_noise_markdown
 from .noise_stats import MIN_WINDOW_SAMPLES, UNRESOLVED, WindowStat, summarise, window_stats
 from .shadow_markdown import render_shadow_markdown
 from .shadow_pairs import pair_records, response_text
@@ -27,7 +27,6 @@ from .shadow_stats import MAX_WORDS, PairedRatio, TextDiff, paired_ratio_interva
 
 __all__ = [
     "DEFAULT_LEVEL",
-    "MARGIN",
     "MAX_WORDS",
     "MIN_WINDOW_SAMPLES",
     "UNRESOLVED",

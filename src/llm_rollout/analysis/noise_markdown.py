@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from ..plan.bounds import MARGIN
 from ..plan.noise import METRICS, NoiseProfile
 from ..plan.text import pct, table
 from .noise_stats import UNRESOLVED
-
-MARGIN = 0.03  # the planner's margin above the floor (llm_rollout.plan.planner.MARGIN)
 
 
 def render_noise_markdown(profile: NoiseProfile) -> str:

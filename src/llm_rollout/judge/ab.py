@@ -27,8 +27,9 @@ import numpy as np
 
 from ..records import FloatArray, Window
 from ..spec import ABStep, Decision
-from ..stats import Interval, mean_cs, quantile_cs, rate_cs, ratio_interval
+from ..stats import Interval, mean_cs, quantile_cs, rate_cs
 from ..verdict import Outcome, Verdict
+from .measure import ratio_bounds
 
 _RATES = ("feedback", "errors", "refusals")
 
@@ -85,7 +86,7 @@ def _ratio(ab: ABStep, window: Window, alpha: float, margin: float) -> Verdict:
     if pb == 0.0 and pc == 0.0:
         return out.nodata(f"{ab.metric} is 0 in both arms")
     estimate = math.inf if pb == 0.0 else pc / pb
-    lo, hi = _ratio_bounds(_cs(ab, xc, alpha / 2), _cs(ab, xb, alpha / 2))
+    lo, hi = ratio_bounds(_cs(ab, xc, alpha / 2), _cs(ab, xb, alpha / 2))
     return out.verdict(estimate, lo, hi, f"{ab.metric} ratio {estimate:.3g} [{lo:.3g}, {hi:.3g}]")
 
 
@@ -95,15 +96,6 @@ def _point(ab: ABStep, x: FloatArray) -> float:
 
 def _cs(ab: ABStep, x: FloatArray, alpha: float) -> Interval:
     return mean_cs(x, alpha) if ab.metric == "cost" else quantile_cs(x, 0.5, alpha)
-
-
-def _ratio_bounds(num: Interval, den: Interval) -> tuple[float, float]:
-    """Interval of num / den for non-negative quantities. A baseline surely 0 against a surely
-    positive candidate is an infinitely worse candidate (``ratio_interval`` would say nothing)."""
-    if max(den.hi, 0.0) == 0.0 and num.lo > 0.0:
-        return math.inf, math.inf
-    r = ratio_interval(num, den)
-    return r.lo, r.hi
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,9 @@ def ok_values(arm: ArmWindow, column: str) -> FloatArray:
     return values[arm.ok]
 
 
-def _ratio_bounds(num: Interval, den: Interval) -> tuple[float, float]:
+def ratio_bounds(num: Interval, den: Interval) -> tuple[float, float]:
+    """Interval of ``num / den`` for non-negative quantities: :func:`ratio_interval`, except
+    where the denominator is certainly 0."""
     if max(den.hi, 0.0) == 0.0:
         # The baseline is certainly 0 (a free model: every cost exactly 0). ratio_interval
         # says nothing here ([0, inf]); but a surely positive candidate is surely an infinite
@@ -66,7 +68,7 @@ def ratio(
     if den_point == 0.0 and num_point == 0.0:
         return nodata(n_baseline, n_candidate, f"{what} is 0 in both arms, 0/0 is undefined")
     estimate = math.inf if den_point == 0.0 else num_point / den_point
-    lo, hi = _ratio_bounds(num_cs, den_cs)
+    lo, hi = ratio_bounds(num_cs, den_cs)
     return Measurement(estimate, lo, hi, n_baseline, n_candidate)
 
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from ..display import duration_text
+
 
 def duration(seconds: float | None) -> str:
-    """``45 s``, ``35 min``, ``2 h 20 min``, ``1 d 6 h``."""
+    """:func:`llm_rollout.display.duration_text` (``45 s``, ``2 h 20 min``), in days from 48
+    hours on (``3 d 6 h``: plans can run for days), ``-`` for none or a non-finite value."""
     if seconds is None or not math.isfinite(seconds):
         return "-"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h" + (f" {rest} min" if rest else "")
-    days, hours = divmod(hours, 24)
+    if minutes < 48 * 60:
+        return duration_text(seconds)
+    days, hours = divmod(minutes // 60, 24)
     return f"{days} d" + (f" {hours} h" if hours else "")
 
 
