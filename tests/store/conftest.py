@@ -21,10 +21,11 @@ from llm_rollout.store.sqlite import SQLiteStore
 
 
 @pytest.fixture(params=BACKENDS, ids=str)
-def backend(request: pytest.FixtureRequest) -> Backend:
-    """Each backend of the contract suite."""
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each backend of the contract suite; the test's database is dropped afterwards."""
     chosen: Backend = request.param
-    return chosen
+    yield chosen
+    chosen.drop(tmp_path)
 
 
 @pytest.fixture
@@ -35,10 +36,11 @@ def store(backend: Backend, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture(params=[b for b in BACKENDS if b.shared], ids=str)
-def shared_backend(request: pytest.FixtureRequest) -> Backend:
-    """Each backend whose connections share one database."""
+def shared_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each backend whose connections share one database; dropped afterwards."""
     chosen: Backend = request.param
-    return chosen
+    yield chosen
+    chosen.drop(tmp_path)
 
 
 @pytest.fixture

@@ -122,12 +122,14 @@ def test_open_store_in_memory() -> None:
     store.close()
 
 
-@pytest.mark.parametrize("url", ["postgresql://db/rollouts", "postgres://u@h/db"])
-def test_a_postgres_url_gives_a_clear_error(url: str) -> None:
-    with pytest.raises(StoreError, match="PostgreSQL support is not available"):
-        open_store(url, env={})
-    with pytest.raises(StoreError, match="PostgreSQL support is not available"):
-        open_store(env={HOME_ENV: url})
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:s3cret@127.0.0.1:1/rollouts", "postgres://u:s3cret@127.0.0.1:1/db"]
+)
+def test_an_unreachable_postgres_url_gives_a_clear_error(url: str) -> None:
+    for kwargs in ({"home": url, "env": {}}, {"env": {HOME_ENV: url}}):
+        with pytest.raises(StoreError, match="cannot reach PostgreSQL at postgresql://u@") as err:
+            open_store(**kwargs)  # type: ignore[arg-type]
+        assert "s3cret" not in str(err.value)
 
 
 def test_a_home_that_is_a_file_gives_a_clear_error(tmp_path: Path) -> None:

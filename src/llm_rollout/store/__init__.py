@@ -5,6 +5,7 @@
     store = open_store()            # $LLM_ROLLOUT_HOME, else ./.llm-rollout/, file store.db
     store = open_store("/srv/llm")  # an explicit home directory
     store = open_store(":memory:")  # a private in-memory store (tests, demos)
+    store = open_store("postgresql://user@db.internal/rollouts")  # the shared PostgreSQL store
 """
 
 from __future__ import annotations
@@ -48,18 +49,16 @@ def store_home(home: str | Path | None = None, env: Mapping[str, str] | None = N
 def open_store(home: str | Path | None = None, env: Mapping[str, str] | None = None) -> Store:
     """Open (creating and migrating as needed) the store kept in ``home``.
 
-    ``home`` is a directory (created if missing; the database is ``store.db`` in it) or
-    ``":memory:"``. ``env`` replaces ``os.environ`` (read at call time, never at import).
+    ``home`` is a directory (created if missing; the database is ``store.db`` in it),
+    ``":memory:"``, or a ``postgresql://`` (or ``postgres://``) URL of a shared database.
+    ``env`` replaces ``os.environ`` (read at call time, never at import).
     """
     where = store_home(home, env)
     text = str(where)
     if text == MEMORY:
         return SQLiteStore(MEMORY)
     if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError(
-            "PostgreSQL support is not available in this build; use a directory for the "
-            f"SQLite store (set {HOME_ENV} or pass a path)"
-        )
+        return _open_postgres(text)
     directory = Path(where).expanduser()
     if directory.exists() and not directory.is_dir():
         raise StoreError(f"the store home {directory} is not a directory")
@@ -68,3 +67,14 @@ def open_store(home: str | Path | None = None, env: Mapping[str, str] | None = N
     except OSError as exc:
         raise StoreError(f"cannot create the store directory {directory}: {exc.strerror}") from exc
     return SQLiteStore(directory / DB_FILE)
+
+
+def _open_postgres(url: str) -> Store:
+    # Imported here: psycopg is the optional `postgres` extra, needed only for such a URL.
+    try:
+        from .postgres import PostgresStore
+    except ImportError as exc:
+        raise StoreError(
+            "a postgresql:// store needs psycopg: install llm-rollout[postgres]"
+        ) from exc
+    return PostgresStore(url)

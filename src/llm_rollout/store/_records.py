@@ -168,16 +168,24 @@ def record_rows(
 def arm_window(rows: Iterable[tuple[Any, ...]]) -> ArmWindow:
     """One arm's columns from :data:`WINDOW_SQL` rows, without building a list of tuples."""
     table = np.fromiter(rows, dtype=_WINDOW_DTYPE)
-    if table.size == 0:
+    return arm_window_from(table["latency"], table["ttft"], table["cost"], table["packed"])
+
+
+def arm_window_from(
+    latency: np.ndarray, ttft: np.ndarray, cost: np.ndarray, packed: np.ndarray
+) -> ArmWindow:
+    """One arm's window from the four window columns (TTFT -1: not streamed; ``packed``:
+    completion tokens and flags as in :data:`WINDOW_SQL`). Any backend's rows end here."""
+    if latency.size == 0:
         return ArmWindow.empty()
-    ttft = np.ascontiguousarray(table["ttft"])
+    ttft = np.array(ttft, dtype=np.float64)  # a native-endian, contiguous copy
     ttft[ttft < 0] = math.nan
-    packed = table["packed"]
+    packed = packed.astype(np.int64)
     flags = packed & 15
     return ArmWindow(
-        latency_ms=np.ascontiguousarray(table["latency"]),
+        latency_ms=np.ascontiguousarray(latency, dtype=np.float64),
         ttft_ms=ttft,
-        cost_usd=np.ascontiguousarray(table["cost"]),
+        cost_usd=np.ascontiguousarray(cost, dtype=np.float64),
         completion_tokens=(packed >> 4).astype(np.float64),
         error=(flags & 1) != 0,
         refused=(flags & 2) != 0,

@@ -44,6 +44,11 @@ def publish(db: sqlite3.Connection, doc: str, actor: str, reason: str, now: floa
 def newest_doc(db: sqlite3.Connection) -> dict[str, Any]:
     """The newest policy document (an empty one before the first), inside a transaction."""
     row = db.execute("SELECT version, doc FROM policy ORDER BY version DESC LIMIT 1").fetchone()
+    return doc_from(row)
+
+
+def doc_from(row: Sequence[Any] | None) -> dict[str, Any]:
+    """The document of a ``(version, doc)`` row; an empty one for no row (no policy yet)."""
     if row is None:
         return {"routes": {}}
     doc = loads(row[1], f"policy version {row[0]}")
@@ -57,10 +62,27 @@ def check_no_other_active(db: sqlite3.Connection, model: str, rollout_id: str) -
         "SELECT id FROM rollouts WHERE model = ? AND active = 1 AND id != ?", (model, rollout_id)
     ).fetchone()
     if row is not None:
-        raise ConflictError(
-            f"model {model!r} already has an active rollout {row[0]!r}; finish or roll it "
-            "back first"
-        )
+        raise other_active(model, row[0])
+
+
+def other_active(model: str, other_id: str) -> ConflictError:
+    return ConflictError(
+        f"model {model!r} already has an active rollout {other_id!r}; finish or roll it back first"
+    )
+
+
+def stale(rollout_id: str, revision: int, expected: int) -> ConflictError:
+    return ConflictError(
+        f"rollout {rollout_id!r} changed since it was read (revision {revision}, expected "
+        f"{expected}); reload it and retry"
+    )
+
+
+def damaged_model(short_ref: str) -> RegistryError:
+    return RegistryError(
+        f"stored model {short_ref} does not match its digest: the store is damaged (restore it "
+        "from a backup)"
+    )
 
 
 def model_from(row: Sequence[Any]) -> ModelVersion:

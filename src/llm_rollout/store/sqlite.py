@@ -151,10 +151,7 @@ class SQLiteStore:
                 return True
             stored = canonical_json(_rows.loads(row[0], f"definition of model {digest[:12]}"))
             if stored != definition:
-                raise RegistryError(
-                    f"stored model {version.short_ref} does not match its digest: the store is "
-                    "damaged (restore it from a backup)"
-                )
+                raise _rows.damaged_model(version.short_ref)
             if row[1] != version.api_key_env:  # not part of the identity: the latest name wins
                 db.execute(
                     "UPDATE models SET api_key_env = ? WHERE digest = ?",
@@ -276,10 +273,7 @@ class SQLiteStore:
                 raise StoreError(f"no rollout named {rollout_id!r}")
             old = _rows.rollout_from(row)
             if old.revision != expected_revision:
-                raise ConflictError(
-                    f"rollout {rollout_id!r} changed since it was read (revision "
-                    f"{old.revision}, expected {expected_revision}); reload it and retry"
-                )
+                raise _rows.stale(rollout_id, old.revision, expected_revision)
             if active and not old.active:
                 _rows.check_no_other_active(db, old.model, rollout_id)
             db.execute(
