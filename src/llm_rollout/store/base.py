@@ -6,7 +6,8 @@
   written by the gateway, read by judging (windows) and by the offline analyses (records).
 - :class:`Store`: both, which is what one backend provides.
 
-Implementation: :mod:`.sqlite` (embedded, WAL; a file or ``:memory:``). Every method is a
+Implementations: :mod:`.sqlite` (embedded, WAL; a file or ``:memory:``) and :mod:`.postgres`
+(a shared PostgreSQL database, for several hosts). Every method is a
 complete transaction; none leaves partial state behind on error (errors surface as
 :class:`~llm_rollout.errors.StoreError`). ``tests/store/`` is the contract suite a backend
 proves itself with: it runs against every backend in ``tests/store/conftest.py``.
