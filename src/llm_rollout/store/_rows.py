@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import ConflictError, InvalidDataError, RegistryError, StoreError
-from ..records import Role
+from ..records import Arm, Role
 from ..registry import ModelVersion
 from .base import Event, PolicyVersion, RolloutRow
+from .migrations import ARM_CODES, ROLE_CODES
 
 ROLLOUT_COLUMNS = "id, model, spec, state, revision, active, created, updated"
 POLICY_COLUMNS = "version, doc, actor, reason, time"
@@ -116,6 +118,37 @@ def rollout_from(row: Sequence[Any]) -> RolloutRow:
         created,
         updated,
     )
+
+
+def save_texts(
+    state: dict[str, Any],
+    events: Sequence[tuple[str, dict[str, Any]]],
+    policy: tuple[dict[str, Any], str, str] | None,
+    route: tuple[str, dict[str, Any], str, str] | None,
+) -> tuple[str, list[tuple[str, str]], str | None]:
+    """What ``save_rollout`` writes, as JSON text, checked before its transaction starts:
+    ``(state, [(event kind, data)], policy document or None)``."""
+    if policy is not None and route is not None:
+        raise InvalidDataError("save_rollout takes a policy document or a route, not both")
+    state_text = dumps(state, "rollout state")
+    event_rows = [(kind, dumps(data, f"event {kind!r}")) for kind, data in events]
+    policy_text = None if policy is None else dumps(policy[0], "policy document")
+    return state_text, event_rows, policy_text
+
+
+def check_lease(ttl: float, now: float) -> None:
+    if not (math.isfinite(ttl) and ttl > 0 and math.isfinite(now)):
+        raise InvalidDataError("a lease needs a finite ttl > 0 and a finite time")
+
+
+def window_arms(role: Role | str) -> list[tuple[int, int]]:
+    """``(role code, arm code)`` of the baseline's and the candidate's rows of a window:
+    the baseline always as served, the candidate in ``role`` (see ``read_window``)."""
+    candidate_role = as_role(role)
+    return [
+        (ROLE_CODES[Role.SERVE], ARM_CODES[Arm.BASELINE]),
+        (ROLE_CODES[candidate_role], ARM_CODES[Arm.CANDIDATE]),
+    ]
 
 
 def as_role(role: Role | str) -> Role:

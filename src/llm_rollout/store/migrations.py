@@ -178,18 +178,28 @@ def applied(conn: sqlite3.Connection) -> list[tuple[str, float]]:
 
 def pending(conn: sqlite3.Connection, migrations: list[tuple[str, str]] = MIGRATIONS) -> list[str]:
     """Names of the migrations not applied yet, in the order they will be applied."""
-    done = {name for name, _ in applied(conn)}
-    return [name for name, _ in migrations if name not in done]
+    return pending_of(applied(conn), migrations)
 
 
-def _refuse_unknown(conn: sqlite3.Connection, migrations: list[tuple[str, str]]) -> None:
+def pending_of(done: list[tuple[str, float]], migrations: list[tuple[str, str]]) -> list[str]:
+    """The names in ``migrations`` missing from the ledger ``done`` (any engine's)."""
+    names = {name for name, _ in done}
+    return [name for name, _ in migrations if name not in names]
+
+
+def refuse_unknown(done: list[tuple[str, float]], migrations: list[tuple[str, str]]) -> None:
+    """StoreError when the ledger ``done`` names a migration this llm-rollout does not know."""
     known = {name for name, _ in migrations}
-    unknown = [name for name, _ in applied(conn) if name not in known]
+    unknown = [name for name, _ in done if name not in known]
     if unknown:
         raise StoreError(
             "the store was migrated by a newer llm-rollout (unknown migrations: "
             f"{', '.join(unknown)}); upgrade llm-rollout to use it"
         )
+
+
+def _refuse_unknown(conn: sqlite3.Connection, migrations: list[tuple[str, str]]) -> None:
+    refuse_unknown(applied(conn), migrations)
 
 
 def migrate(

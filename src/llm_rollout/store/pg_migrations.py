@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import psycopg
 
-from ..errors import StoreError
+from .migrations import pending_of, refuse_unknown
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -155,18 +155,7 @@ def applied(conn: psycopg.Connection) -> list[tuple[str, float]]:
 
 def pending(conn: psycopg.Connection, migrations: list[tuple[str, str]] = MIGRATIONS) -> list[str]:
     """Names of the migrations not applied yet, in the order they will be applied."""
-    done = {name for name, _ in applied(conn)}
-    return [name for name, _ in migrations if name not in done]
-
-
-def _refuse_unknown(conn: psycopg.Connection, migrations: list[tuple[str, str]]) -> None:
-    known = {name for name, _ in migrations}
-    unknown = [name for name, _ in applied(conn) if name not in known]
-    if unknown:
-        raise StoreError(
-            "the store was migrated by a newer llm-rollout (unknown migrations: "
-            f"{', '.join(unknown)}); upgrade llm-rollout to use it"
-        )
+    return pending_of(applied(conn), migrations)
 
 
 def migrate(
@@ -179,13 +168,14 @@ def migrate(
     nothing is applied on error.
     """
     if not pending(conn, migrations):
-        _refuse_unknown(conn, migrations)
+        refuse_unknown(applied(conn), migrations)
         return []
     with conn.transaction():
         conn.execute(_LOCK)
         conn.execute(_LEDGER)
-        _refuse_unknown(conn, migrations)
-        todo = pending(conn, migrations)
+        done = applied(conn)
+        refuse_unknown(done, migrations)
+        todo = pending_of(done, migrations)
         for name, sql in migrations:
             if name in todo:
                 conn.execute(sql.encode())  # bytes: a script of several statements, no params

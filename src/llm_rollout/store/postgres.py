@@ -29,13 +29,12 @@ from typing import Any
 
 import psycopg
 
-from ..errors import ConflictError, InvalidDataError, RegistryError, StoreError
-from ..records import Arm, ArmWindow, Feedback, RequestRecord, Role
+from ..errors import ConflictError, RegistryError, StoreError
+from ..records import ArmWindow, Feedback, RequestRecord, Role
 from ..registry import ModelVersion, canonical_json, parse_ref, resolve
 from . import _pg_sql, _records, _rows, pg_migrations
 from ._pg_errors import describe, mapped_error, password_of
 from .base import Event, PolicyVersion, RolloutRow
-from .migrations import ARM_CODES, ROLE_CODES
 
 URL_PREFIXES = ("postgresql://", "postgres://")
 # Locks out other policy writers until commit; plain reads (ACCESS SHARE) are not blocked.
@@ -116,12 +115,9 @@ class PostgresStore:
                 raise self._mapped(exc, action) from exc
 
     def _one(self, sql: str, params: Sequence[Any], action: str) -> Any:
-        with self._lock:
-            db = self._conn(action)
-            try:
-                return db.execute(sql, params).fetchone()
-            except psycopg.Error as exc:
-                raise self._mapped(exc, action) from exc
+        """One single-statement read (autocommit: no BEGIN/COMMIT round trips)."""
+        rows = self._all(sql, params, action)
+        return rows[0] if rows else None
 
     def _all(self, sql: str, params: Sequence[Any], action: str) -> list[Any]:
         with self._lock:
@@ -295,11 +291,7 @@ class PostgresStore:
         policy: tuple[dict[str, Any], str, str] | None = None,
         route: tuple[str, dict[str, Any], str, str] | None = None,
     ) -> RolloutRow:
-        if policy is not None and route is not None:
-            raise InvalidDataError("save_rollout takes a policy document or a route, not both")
-        state_text = _rows.dumps(state, "rollout state")
-        event_rows = [(kind, _rows.dumps(data, f"event {kind!r}")) for kind, data in events]
-        policy_text = None if policy is None else _rows.dumps(policy[0], "policy document")
+        state_text, event_rows, policy_text = _rows.save_texts(state, events, policy, route)
         with self._tx(f"save rollout {rollout_id!r}") as db:
             row = db.execute(
                 f"SELECT {_rows.ROLLOUT_COLUMNS} FROM rollouts WHERE id = %s FOR UPDATE",
@@ -433,14 +425,14 @@ class PostgresStore:
     def read_window(
         self, rollout_id: str, step: int, role: Role, start: float, end: float
     ) -> tuple[ArmWindow, ArmWindow]:
-        candidate_role = _rows.as_role(role)
+        codes = _rows.window_arms(role)
         with self._tx("read a window", write=False) as db:
             row = db.execute("SELECT id FROM names WHERE name = %s", (rollout_id,)).fetchone()
             if row is None:
                 return ArmWindow.empty(), ArmWindow.empty()
             arms = []
-            for arm, arm_role in ((Arm.BASELINE, Role.SERVE), (Arm.CANDIDATE, candidate_role)):
-                params = (row[0], step, ROLE_CODES[arm_role], ARM_CODES[arm], start, end)
+            for role_code, arm_code in codes:
+                params = (row[0], step, role_code, arm_code, start, end)
                 with db.cursor() as cur, cur.copy(_pg_sql.WINDOW_COPY, params) as copy:
                     data = b"".join(copy)
                 arms.append(_pg_sql.window_from_copy(data))
@@ -450,8 +442,7 @@ class PostgresStore:
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
         """Take the lease when free or expired (``expires <= now``), renew it when ``holder``
         has it. Holders compare their own clocks: keep ``ttl`` well above the clock skew."""
-        if not (math.isfinite(ttl) and ttl > 0 and math.isfinite(now)):
-            raise InvalidDataError("a lease needs a finite ttl > 0 and a finite time")
+        _rows.check_lease(ttl, now)
         with self._tx(f"acquire lease {name!r}") as db:
             # One statement: the check and the write cannot interleave with another holder's.
             taken = db.execute(

@@ -11,7 +11,6 @@ One connection per store object, guarded by a lock, so a store may be shared by 
 
 from __future__ import annotations
 
-import math
 import sqlite3
 import threading
 import time
@@ -21,13 +20,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..errors import ConflictError, InvalidDataError, RegistryError, StoreError
-from ..records import Arm, ArmWindow, Feedback, RequestRecord, Role
+from ..errors import ConflictError, RegistryError, StoreError
+from ..records import ArmWindow, Feedback, RequestRecord, Role
 from ..registry import ModelVersion, canonical_json, parse_ref, resolve
 from . import _records, _rows, migrations
 from ._errors import mapped_error
 from .base import Event, PolicyVersion, RolloutRow
-from .migrations import ARM_CODES, ROLE_CODES
 
 MEMORY = ":memory:"
 
@@ -260,11 +258,7 @@ class SQLiteStore:
         policy: tuple[dict[str, Any], str, str] | None = None,
         route: tuple[str, dict[str, Any], str, str] | None = None,
     ) -> RolloutRow:
-        if policy is not None and route is not None:
-            raise InvalidDataError("save_rollout takes a policy document or a route, not both")
-        state_text = _rows.dumps(state, "rollout state")
-        event_rows = [(kind, _rows.dumps(data, f"event {kind!r}")) for kind, data in events]
-        policy_text = None if policy is None else _rows.dumps(policy[0], "policy document")
+        state_text, event_rows, policy_text = _rows.save_texts(state, events, policy, route)
         with self._tx(f"save rollout {rollout_id!r}") as db:
             row = db.execute(
                 f"SELECT {_rows.ROLLOUT_COLUMNS} FROM rollouts WHERE id = ?", (rollout_id,)
@@ -371,15 +365,14 @@ class SQLiteStore:
     def read_window(
         self, rollout_id: str, step: int, role: Role, start: float, end: float
     ) -> tuple[ArmWindow, ArmWindow]:
-        candidate_role = _rows.as_role(role)
+        codes = _rows.window_arms(role)
         with self._tx("read a window", write=False) as db:
             row = db.execute("SELECT id FROM names WHERE name = ?", (rollout_id,)).fetchone()
             if row is None:
                 return ArmWindow.empty(), ArmWindow.empty()
             arms = []
-            for arm, arm_role in ((Arm.BASELINE, Role.SERVE), (Arm.CANDIDATE, candidate_role)):
-                codes = (ROLE_CODES[arm_role], ARM_CODES[arm])
-                params = (row[0], step, *codes, start, end)
+            for role_code, arm_code in codes:
+                params = (row[0], step, role_code, arm_code, start, end)
                 arms.append(_records.arm_window(db.execute(_records.WINDOW_SQL, params)))
         return arms[0], arms[1]
 
@@ -387,8 +380,7 @@ class SQLiteStore:
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
         """Take the lease when free or expired (``expires <= now``), renew it when ``holder``
         has it. Holders compare their own clocks: keep ``ttl`` well above the clock skew."""
-        if not (math.isfinite(ttl) and ttl > 0 and math.isfinite(now)):
-            raise InvalidDataError("a lease needs a finite ttl > 0 and a finite time")
+        _rows.check_lease(ttl, now)
         with self._tx(f"acquire lease {name!r}") as db:
             row = db.execute(
                 "SELECT holder, expires FROM leases WHERE name = ?", (name,)
