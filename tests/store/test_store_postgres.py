@@ -17,7 +17,7 @@ from llm_rollout.errors import ConflictError, StoreError
 from llm_rollout.records import Arm, RequestRecord, Role
 from llm_rollout.store import open_store, pg_migrations
 from llm_rollout.store._pg_errors import describe
-from llm_rollout.store._pg_sql import window_from_copy
+from llm_rollout.store._pg_sql import window_from_columns
 from llm_rollout.store.postgres import PostgresStore
 
 SPEC = {"gates": {}}
@@ -198,10 +198,12 @@ def test_open_store_opens_a_postgres_url(url: str) -> None:
         store.close()
 
 
-def test_the_window_reader_refuses_an_unexpected_format() -> None:
-    with pytest.raises(StoreError, match="unexpected COPY format"):
-        window_from_copy(b"not a copy stream at all")
-    assert window_from_copy(b"PGCOPY\n\xff\r\n\x00" + bytes(8) + b"\xff\xff").n == 0
+def test_the_window_reader_refuses_columns_that_do_not_line_up() -> None:
+    with pytest.raises(StoreError, match="unequal or odd lengths"):
+        window_from_columns([bytes(8), bytes(16), bytes(8), bytes(8)])
+    with pytest.raises(StoreError, match="unequal or odd lengths"):
+        window_from_columns([bytes(3)] * 4)
+    assert window_from_columns([b""] * 4).n == 0
 
 
 def test_a_large_window_comes_back_exactly(tmp_path: Path, make_record: MakeRecord) -> None:

