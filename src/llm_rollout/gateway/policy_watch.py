@@ -1,8 +1,11 @@
 """Policy hot reload: poll the store's policy version and swap the routing table atomically.
 
 Every ``interval`` seconds (default 50 ms) the watcher asks the store for ``policy_version()``,
-one cheap query. When it changed, it loads the document and the model versions it references
-and replaces :attr:`PolicyWatcher.table` in one assignment. A request reads the table once, at
+one cheap query. A store that pushes versions (PostgreSQL's LISTEN/NOTIFY, see
+:class:`~llm_rollout.store.base.PolicyPush`) wakes it as soon as a version commits; the poll
+stays, as the backstop for a push lost while the listener reconnects. When the version
+changed, it loads the document and the model versions it references and replaces
+:attr:`PolicyWatcher.table` in one assignment. A request reads the table once, at
 its start, so in-flight requests finish on the arm they started on and the next request uses
 the new policy.
 """
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from ..errors import LlmRolloutError
 from ..policy import Policy, Route
 from ..registry import ModelVersion
+from ..store.base import Closeable, PolicyPush
 from .metrics import GatewayMetrics
 from .writer import StoreThread
 
@@ -71,6 +75,8 @@ class PolicyWatcher:
         self._models: dict[str, tuple[ModelVersion, str]] = {}
         self._unknown: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.listener: Closeable | None = None
         metrics.gauge("policy_version", lambda: float(self.table.policy.version))
 
     async def load(self) -> None:
@@ -79,11 +85,22 @@ class PolicyWatcher:
         self._unknown.clear()
 
     def start(self) -> None:
+        store = self._store.store
+        if isinstance(store, PolicyPush):
+            loop = asyncio.get_running_loop()
+
+            def wake(version: int) -> None:  # on the listener's thread
+                if version != self.table.policy.version and not loop.is_closed():
+                    loop.call_soon_threadsafe(self._wake.set)
+
+            self.listener = store.listen_policy(wake)
         self._task = asyncio.create_task(self._run(), name="llm-rollout-policy-watch")
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):  # the poll: no push within the interval
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
             try:
                 version = await self._store.call(self._store.store.policy_version)
                 if version != self.table.policy.version:
@@ -93,6 +110,9 @@ class PolicyWatcher:
                 log.exception("policy poll failed; keeping version %d", self.table.policy.version)
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            await asyncio.to_thread(self.listener.close)
+            self.listener = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -15,9 +15,9 @@ proves itself with: it runs against every backend in ``tests/store/conftest.py``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..records import ArmWindow, Feedback, RequestRecord, Role
 from ..registry import ModelVersion
@@ -188,3 +188,18 @@ class RecordStore(Protocol):
 
 class Store(ControlStore, RecordStore, Protocol):
     """Both protocols: what one backend (one database) provides."""
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class PolicyPush(Protocol):
+    """What a store that can push new policy versions offers besides polling (PostgreSQL)."""
+
+    def listen_policy(self, on_version: Callable[[int], None]) -> Closeable:
+        """Start calling ``on_version(version)`` from another thread: at once with the current
+        version, after every reconnect, and for every version published; ``close()`` stops.
+        A push may be late or lost while reconnecting: keep polling ``policy_version()``."""
+        ...

@@ -33,7 +33,7 @@ import psycopg
 from ..errors import ConflictError, RegistryError, StoreError
 from ..records import ArmWindow, Feedback, RequestRecord, Role
 from ..registry import ModelVersion, canonical_json, parse_ref, resolve
-from . import _pg_sql, _records, _rows, pg_migrations
+from . import _pg_sql, _records, _rows, pg_listen, pg_migrations
 from ._pg_errors import describe, mapped_error, password_of
 from .base import Event, PolicyVersion, RolloutRow
 
@@ -204,6 +204,7 @@ class PostgresStore:
             (doc, actor, reason, now),
         ).fetchone()
         assert row is not None  # INSERT ... RETURNING returns the row it inserted
+        db.execute(pg_listen.NOTIFY_SQL, (str(row[0]),))  # sent at commit, never on rollback
         return int(row[0])
 
     def publish_policy(self, doc: dict[str, Any], actor: str, reason: str, now: float) -> int:
@@ -459,6 +460,11 @@ class PostgresStore:
         """Give the lease up early; a no-op unless ``holder`` has it."""
         with self._tx(f"release lease {name!r}") as db:
             db.execute("DELETE FROM leases WHERE name = %s AND holder = %s", (name, holder))
+
+    # --- policy push ----------------------------------------------------------------------
+    def listen_policy(self, on_version: Callable[[int], None]) -> pg_listen.PolicyListener:
+        """Push new policy versions to ``on_version`` (see :class:`.base.PolicyPush`)."""
+        return pg_listen.PolicyListener(self._url, on_version).start()
 
     def close(self) -> None:
         with self._lock:
