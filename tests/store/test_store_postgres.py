@@ -30,6 +30,15 @@ def url(tmp_path: Path) -> Iterator[str]:
     pg_drop(tmp_path)
 
 
+@pytest.fixture
+def stores(url: str) -> Iterator[list[PostgresStore]]:
+    """Four connections to the test's database (four replicas, say)."""
+    opened = [PostgresStore(url) for _ in range(4)]
+    yield opened
+    for s in opened:
+        s.close()
+
+
 def _race(count: int, work: Callable[[int], object]) -> list[object]:
     """Run ``work(i)`` on ``count`` threads released at the same moment; results or errors."""
     gate = threading.Barrier(count)
@@ -45,73 +54,53 @@ def _race(count: int, work: Callable[[int], object]) -> list[object]:
         return list(pool.map(run, range(count)))
 
 
-def test_concurrent_saves_at_one_revision_exactly_one_wins(url: str) -> None:
-    stores = [PostgresStore(url) for _ in range(4)]
-    try:
-        stores[0].create_rollout("r1", "chat", SPEC, {"n": 0}, 1.0)
-        results = _race(
-            4,
-            lambda i: stores[i].save_rollout(
-                "r1", {"n": i}, 1, True, 2.0, events=[("step", {"by": i})]
+def test_concurrent_saves_at_one_revision_exactly_one_wins(stores: list[PostgresStore]) -> None:
+    stores[0].create_rollout("r1", "chat", SPEC, {"n": 0}, 1.0)
+    results = _race(
+        4,
+        lambda i: stores[i].save_rollout(
+            "r1", {"n": i}, 1, True, 2.0, events=[("step", {"by": i})]
+        ),
+    )
+    winners = [r for r in results if not isinstance(r, Exception)]
+    assert len(winners) == 1
+    assert all(isinstance(r, ConflictError) for r in results if r not in winners)
+    row = stores[1].get_rollout("r1")
+    assert row.revision == 2
+    assert [e.data for e in stores[2].events("r1")] == [{"by": row.state["n"]}]
+
+
+def test_concurrent_creates_leave_one_active_rollout_per_model(stores: list[PostgresStore]) -> None:
+    results = _race(4, lambda i: stores[i].create_rollout(f"r{i}", "chat", SPEC, {}, 1.0))
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, ConflictError) for r in results if isinstance(r, Exception))
+    assert len(stores[0].list_rollouts(active_only=True)) == 1
+
+
+def test_concurrent_route_changes_of_two_models_both_survive(stores: list[PostgresStore]) -> None:
+    stores[0].create_rollout("a", "chat", SPEC, {}, 1.0)
+    stores[0].create_rollout("b", "embed", SPEC, {}, 1.0)
+    for round_ in range(10):
+        _race(
+            2,
+            lambda i, r=round_: stores[i].save_rollout(  # type: ignore[misc]
+                "ab"[i],
+                {},
+                r + 1,
+                True,
+                2.0,
+                route=(("chat", "embed")[i], {"weight": r}, "ci", "step"),
             ),
         )
-        winners = [r for r in results if not isinstance(r, Exception)]
-        assert len(winners) == 1
-        assert all(isinstance(r, ConflictError) for r in results if r not in winners)
-        row = stores[1].get_rollout("r1")
-        assert row.revision == 2
-        assert [e.data for e in stores[2].events("r1")] == [{"by": row.state["n"]}]
-    finally:
-        for s in stores:
-            s.close()
+    policy = stores[0].current_policy()
+    assert policy is not None
+    assert policy.doc["routes"] == {"chat": {"weight": 9}, "embed": {"weight": 9}}
+    assert policy.version == 20
 
 
-def test_concurrent_creates_leave_one_active_rollout_per_model(url: str) -> None:
-    stores = [PostgresStore(url) for _ in range(4)]
-    try:
-        results = _race(4, lambda i: stores[i].create_rollout(f"r{i}", "chat", SPEC, {}, 1.0))
-        assert sum(not isinstance(r, Exception) for r in results) == 1
-        assert all(isinstance(r, ConflictError) for r in results if isinstance(r, Exception))
-        assert len(stores[0].list_rollouts(active_only=True)) == 1
-    finally:
-        for s in stores:
-            s.close()
-
-
-def test_concurrent_route_changes_of_two_models_both_survive(url: str) -> None:
-    stores = [PostgresStore(url) for _ in range(2)]
-    try:
-        stores[0].create_rollout("a", "chat", SPEC, {}, 1.0)
-        stores[0].create_rollout("b", "embed", SPEC, {}, 1.0)
-        for round_ in range(10):
-            _race(
-                2,
-                lambda i, r=round_: stores[i].save_rollout(  # type: ignore[misc]
-                    "ab"[i],
-                    {},
-                    r + 1,
-                    True,
-                    2.0,
-                    route=(("chat", "embed")[i], {"weight": r}, "ci", "step"),
-                ),
-            )
-        policy = stores[0].current_policy()
-        assert policy is not None
-        assert policy.doc["routes"] == {"chat": {"weight": 9}, "embed": {"weight": 9}}
-        assert policy.version == 20
-    finally:
-        for s in stores:
-            s.close()
-
-
-def test_concurrent_leases_have_one_holder(url: str) -> None:
-    stores = [PostgresStore(url) for _ in range(4)]
-    try:
-        results = _race(4, lambda i: stores[i].acquire_lease("leader", f"h{i}", 10.0, 1.0))
-        assert results.count(True) == 1
-    finally:
-        for s in stores:
-            s.close()
+def test_concurrent_leases_have_one_holder(stores: list[PostgresStore]) -> None:
+    results = _race(4, lambda i: stores[i].acquire_lease("leader", f"h{i}", 10.0, 1.0))
+    assert results.count(True) == 1
 
 
 def test_a_new_database_opened_at_once_is_migrated_once(url: str) -> None:
