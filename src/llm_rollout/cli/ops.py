@@ -26,12 +26,14 @@ import click
 from ..controller import CommandKind
 from ..spec import Method
 from ..store.base import Store
+from .home import STORE_HOME
 
 _HOME = click.option(
     "--home",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=STORE_HOME,
+    metavar="DIR|URL",
     default=None,
-    help="store directory (default: $LLM_ROLLOUT_HOME or ./.llm-rollout)",
+    help="store: a directory or a postgresql:// URL [$LLM_ROLLOUT_HOME, else ./.llm-rollout]",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="print JSON instead of tables")
 _ACTOR = click.option(
@@ -40,7 +42,7 @@ _ACTOR = click.option(
 
 
 @contextmanager
-def _store(home: Path | None) -> Iterator[Store]:
+def _store(home: str | None) -> Iterator[Store]:
     from ..store import open_store
 
     store = open_store(home)
@@ -80,7 +82,7 @@ def models() -> None:
 @models.command("add")
 @click.argument("models_file", type=click.Path(path_type=Path, dir_okay=False))
 @_HOME
-def models_add(models_file: Path, home: Path | None) -> None:
+def models_add(models_file: Path, home: str | None) -> None:
     """Register the model versions of a YAML file ({models: [...]}); idempotent."""
     from ..operations import add_models
     from ..registry import load_models
@@ -94,7 +96,7 @@ def models_add(models_file: Path, home: Path | None) -> None:
 @models.command("list")
 @_HOME
 @_JSON
-def models_list(home: Path | None, as_json: bool) -> None:
+def models_list(home: str | None, as_json: bool) -> None:
     """List the registered model versions."""
     with _store(home) as store:
         versions = store.list_models()
@@ -124,7 +126,7 @@ def models_list(home: Path | None, as_json: bool) -> None:
 @click.option("--id", "rollout_id", default=None, help="rollout id [<spec name>-<time>-<hex>]")
 @_JSON
 def start_cmd(
-    spec_file: Path, home: Path | None, actor: str | None, rollout_id: str | None, as_json: bool
+    spec_file: Path, home: str | None, actor: str | None, rollout_id: str | None, as_json: bool
 ) -> None:
     """Start a rollout of a spec: pins both models, publishes the first policy."""
     from ..operations import start_rollout, status
@@ -256,7 +258,7 @@ def _status_view(info: dict[str, Any]) -> Any:
 @_JSON
 def status_cmd(
     rollout: str | None,
-    home: Path | None,
+    home: str | None,
     watch: bool,
     interval: float,
     events: int,
@@ -334,7 +336,7 @@ def _operator_command(kind: CommandKind) -> click.Command:
     @click.option("--reason", default="", help="why, for the audit log")
     @_JSON
     def run(
-        rollout: str | None, home: Path | None, actor: str | None, reason: str, as_json: bool
+        rollout: str | None, home: str | None, actor: str | None, reason: str, as_json: bool
     ) -> None:
         from ..operations import command
 
@@ -377,7 +379,7 @@ abort = _operator_command(CommandKind.ABORT)
 @_HOME
 @click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
 @_JSON
-def history(rollout: str | None, home: Path | None, limit: int, as_json: bool) -> None:
+def history(rollout: str | None, home: str | None, limit: int, as_json: bool) -> None:
     """The audit log: every transition with its actor, reason and evidence (of one rollout,
     or of all when ROLLOUT is left out)."""
     from ..operations import event_summary, find_rollout
@@ -399,7 +401,7 @@ def history(rollout: str | None, home: Path | None, limit: int, as_json: bool) -
 @click.option("--history", "show_history", is_flag=True, help="list past versions too")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @_JSON
-def policy(home: Path | None, show_history: bool, limit: int, as_json: bool) -> None:
+def policy(home: str | None, show_history: bool, limit: int, as_json: bool) -> None:
     """The current routing policy (and, with --history, the versions before it)."""
     from dataclasses import asdict
 
@@ -495,7 +497,7 @@ def policy(home: Path | None, show_history: bool, limit: int, as_json: bool) -> 
     help="env var holding the admin API's bearer token (required with --admin-port)",
 )
 def control(
-    home: Path | None,
+    home: str | None,
     lease_ttl: float,
     poll: float,
     judge_every: float | None,

@@ -20,12 +20,14 @@ import click
 
 from ..errors import LlmRolloutError, SpecError
 from ..spec import parse_duration
+from .home import STORE_HOME
 
 _HOME = click.option(
     "--home",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=STORE_HOME,
+    metavar="DIR|URL",
     default=None,
-    help="store directory (default: $LLM_ROLLOUT_HOME or ./.llm-rollout)",
+    help="store: a directory or a postgresql:// URL [$LLM_ROLLOUT_HOME, else ./.llm-rollout]",
 )
 _OUT = click.option(
     "--out", type=click.Path(path_type=Path, dir_okay=False), help="write the Markdown here"
@@ -88,7 +90,7 @@ def _steps(text: str | None) -> tuple[float, ...] | None:
         ) from None
 
 
-def _versions(models: Path | None, home: Path | None) -> tuple[list[Any], str]:
+def _versions(models: Path | None, home: str | None) -> tuple[list[Any], str]:
     if models is not None:
         from ..registry import load_models
 
@@ -221,7 +223,7 @@ def plan(
     baseline: str,
     candidate: str,
     models: Path | None,
-    home: Path | None,
+    home: str | None,
     rate: float,
     daily_cycle: float,
     start_hour: float,
@@ -428,7 +430,7 @@ def _command_line() -> str:
 @_clear_errors
 def calibrate(
     rollout: str | None,
-    home: Path | None,
+    home: str | None,
     simulate: bool,
     scenario: Path | None,
     rate: float | None,
@@ -551,7 +553,7 @@ def calibrate(
 @_clear_errors
 def shadow_report(
     rollout: str | None,
-    home: Path | None,
+    home: str | None,
     spec_file: Path | None,
     payloads: Path | None,
     since: float | None,

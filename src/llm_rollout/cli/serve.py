@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from .home import STORE_HOME
+
 
 @click.command("serve")
 @click.option(
@@ -17,8 +19,9 @@ import click
 )
 @click.option(
     "--home",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="store directory (default: $LLM_ROLLOUT_HOME or ./.llm-rollout)",
+    type=STORE_HOME,
+    metavar="DIR|URL",
+    help="store: a directory or a postgresql:// URL [$LLM_ROLLOUT_HOME, else ./.llm-rollout]",
 )
 @click.option("--host", default=None, help="bind address [127.0.0.1]")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="port [8080]")
@@ -68,7 +71,7 @@ def serve(config_file: Path | None, **flags: Any) -> None:
     from ..gateway import load_config
     from ..gateway import serve as run
     from ..spec import load_yaml
-    from ..store import store_home
+    from ..store import home_label, store_home
 
     file: dict[str, Any] = {}
     if config_file is not None:
@@ -78,11 +81,12 @@ def serve(config_file: Path | None, **flags: Any) -> None:
         file = data
     flags["refusal_phrases"] = tuple(flags["refusal_phrases"]) or None
     if flags.get("home") is None and file.get("home") is None:
-        flags["home"] = Path(store_home())
+        flags["home"] = str(store_home())
     config = load_config(file, flags)
+    where = "none" if config.home is None else home_label(config.home)
     click.echo(
         f"llm-rollout gateway on http://{config.host}:{config.port} "
-        f"(store {config.home}, {config.server}, {config.workers} worker(s))",
+        f"(store {where}, {config.server}, {config.workers} worker(s))",
         err=True,
     )
     run(config)

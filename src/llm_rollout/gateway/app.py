@@ -16,8 +16,10 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from ..store import is_database_url
 from ..store.base import Store
 from .capture import RefusalMatcher
 from .config import GatewayConfig
@@ -113,9 +115,11 @@ class Gateway:
         )
         payloads = None
         if cfg.store_payloads:
-            if cfg.home is None:
-                raise RuntimeError("store_payloads needs home (payloads go to <home>/payloads)")
-            payloads = PayloadLog(cfg.home / "payloads", thread, self._clock)
+            if cfg.home is None or is_database_url(cfg.home):
+                raise RuntimeError(
+                    "store_payloads needs a directory home (payloads go to <home>/payloads)"
+                )
+            payloads = PayloadLog(Path(cfg.home) / "payloads", thread, self._clock)
         shadow = ShadowMirror(proxy, self.shadow_upstream, payloads)
         rng = random.Random(cfg.seed)
         self.handlers = Handlers(

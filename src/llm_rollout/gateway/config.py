@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -33,7 +32,9 @@ DEFAULT_REFUSAL_PHRASES: tuple[str, ...] = (
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    home: Path | None = Field(None, description="store directory (SQLite store inside)")
+    home: str | None = Field(
+        None, description="the store: a directory (SQLite inside) or a postgresql:// URL"
+    )
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64, description="server processes (each polls the store)")

@@ -33,6 +33,8 @@ __all__ = [
     "RolloutRow",
     "SQLiteStore",
     "Store",
+    "home_label",
+    "is_database_url",
     "open_store",
     "store_home",
 ]
@@ -46,6 +48,20 @@ def store_home(home: str | Path | None = None, env: Mapping[str, str] | None = N
     return value if value else DEFAULT_HOME
 
 
+def is_database_url(home: str | Path) -> bool:
+    """Whether ``home`` names a database server (``postgresql://``) rather than a directory."""
+    return str(home).startswith(("postgresql://", "postgres://"))
+
+
+def home_label(home: str | Path) -> str:
+    """``home`` as it may be printed: a URL without its password, a directory as it is."""
+    if not is_database_url(home):
+        return str(home)
+    from ._pg_errors import describe  # psycopg parses the URL: only for a database home
+
+    return describe(str(home))
+
+
 def open_store(home: str | Path | None = None, env: Mapping[str, str] | None = None) -> Store:
     """Open (creating and migrating as needed) the store kept in ``home``.
 
@@ -57,7 +73,7 @@ def open_store(home: str | Path | None = None, env: Mapping[str, str] | None = N
     text = str(where)
     if text == MEMORY:
         return SQLiteStore(MEMORY)
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_database_url(text):
         return _open_postgres(text)
     directory = Path(where).expanduser()
     if directory.exists() and not directory.is_dir():

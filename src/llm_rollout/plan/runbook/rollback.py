@@ -28,9 +28,8 @@ def rollback_section(plan: Plan) -> list[str]:
         f"llm-rollout history {name}                     # the evidence of every transition",
         "```",
         "",
-        "Infrastructure it requires: every gateway replica reads the same store (the SQLite "
-        "file, so the replicas share one machine) and polls its policy version "
-        "(`policy_poll_interval`, "
+        "Infrastructure it requires: every gateway replica reads the same store (SQLite file on "
+        "one machine, PostgreSQL beyond one) and polls its policy version (`policy_poll_interval`, "
         "50 ms); the operator (or the controller, or the admin API) can write to that store. "
         "Rollback writes one policy version: candidate weight 0, shadow off, baseline pinned. "
         "Requests already on the candidate finish there; every request that starts after a "
