@@ -114,7 +114,8 @@ def test_stream_without_include_usage_has_no_usage_chunk() -> None:
 
 
 def test_speed_zero_never_sleeps() -> None:
-    slow = ModelProfile(latency_ms=5000, latency_sigma=0, ttft_ms=4000, ttft_sigma=0)
+    # No errors: this test is about sleeping; the default 0.5% error rate failed it now and then.
+    slow = ModelProfile(latency_ms=5000, latency_sigma=0, ttft_ms=4000, ttft_sigma=0, error_rate=0)
     t0 = time.perf_counter()
     for stream in (False, True):
         status, _ = call(
