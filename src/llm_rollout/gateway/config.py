@@ -35,6 +35,13 @@ class GatewayConfig(BaseModel):
     home: str | None = Field(
         None, description="the store: a directory (SQLite inside) or a postgresql:// URL"
     )
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home_text(cls, value: object) -> object:
+        # A directory may come as a Path; kept as text so a URL is never normalised.
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64, description="server processes (each polls the store)")
