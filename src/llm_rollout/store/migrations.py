@@ -27,6 +27,24 @@ ARM_CODES: dict[str, int] = {Arm.BASELINE: 0, Arm.CANDIDATE: 1}
 ROLE_CODES: dict[str, int] = {Role.SERVE: 0, Role.SHADOW: 1}
 STATUS_CODES: dict[str, int] = {Status.OK: 0, Status.ERROR: 1, Status.CLIENT_ERROR: 2}
 
+# Records as the API names them (codes decoded, names joined, feedback attached): the same
+# text on every backend, so both read records through one view definition.
+RECORD_ROWS_VIEW = """CREATE VIEW record_rows AS
+        SELECT r.request_id, r.time, ro.name AS rollout_id, r.step,
+               CASE r.arm WHEN 0 THEN 'baseline' ELSE 'candidate' END AS arm,
+               CASE r.role WHEN 0 THEN 'serve' ELSE 'shadow' END AS role,
+               mo.name AS model_digest,
+               CASE r.status WHEN 0 THEN 'ok' WHEN 1 THEN 'error' ELSE 'client_error' END
+                   AS status,
+               r.http_status, r.latency_ms, r.ttft_ms, r.prompt_tokens, r.completion_tokens,
+               r.cached_tokens, r.cost_usd, r.refused, r.finish_reason, r.sticky_bucket,
+               r.usage_estimated, r.policy_version, f.rating AS feedback_rating, r.seq
+        FROM records r
+        JOIN names ro ON ro.id = r.rollout
+        JOIN names mo ON mo.id = r.model
+        LEFT JOIN feedback f ON f.request_id = r.request_id AND r.role = 0;
+        """
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_registry",
@@ -119,21 +137,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             label TEXT,
             time REAL NOT NULL
         );
-        CREATE VIEW record_rows AS
-        SELECT r.request_id, r.time, ro.name AS rollout_id, r.step,
-               CASE r.arm WHEN 0 THEN 'baseline' ELSE 'candidate' END AS arm,
-               CASE r.role WHEN 0 THEN 'serve' ELSE 'shadow' END AS role,
-               mo.name AS model_digest,
-               CASE r.status WHEN 0 THEN 'ok' WHEN 1 THEN 'error' ELSE 'client_error' END
-                   AS status,
-               r.http_status, r.latency_ms, r.ttft_ms, r.prompt_tokens, r.completion_tokens,
-               r.cached_tokens, r.cost_usd, r.refused, r.finish_reason, r.sticky_bucket,
-               r.usage_estimated, r.policy_version, f.rating AS feedback_rating, r.seq
-        FROM records r
-        JOIN names ro ON ro.id = r.rollout
-        JOIN names mo ON mo.id = r.model
-        LEFT JOIN feedback f ON f.request_id = r.request_id AND r.role = 0;
-        """,
+        """
+        + RECORD_ROWS_VIEW,
     ),
     (
         "0005_leases",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import psycopg
 
-from .migrations import pending_of, refuse_unknown
+from .migrations import RECORD_ROWS_VIEW, pending_of, refuse_unknown
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -107,21 +107,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             label TEXT,
             time DOUBLE PRECISION NOT NULL
         );
-        CREATE VIEW record_rows AS
-        SELECT r.request_id, r.time, ro.name AS rollout_id, r.step,
-               CASE r.arm WHEN 0 THEN 'baseline' ELSE 'candidate' END AS arm,
-               CASE r.role WHEN 0 THEN 'serve' ELSE 'shadow' END AS role,
-               mo.name AS model_digest,
-               CASE r.status WHEN 0 THEN 'ok' WHEN 1 THEN 'error' ELSE 'client_error' END
-                   AS status,
-               r.http_status, r.latency_ms, r.ttft_ms, r.prompt_tokens, r.completion_tokens,
-               r.cached_tokens, r.cost_usd, r.refused, r.finish_reason, r.sticky_bucket,
-               r.usage_estimated, r.policy_version, f.rating AS feedback_rating, r.seq
-        FROM records r
-        JOIN names ro ON ro.id = r.rollout
-        JOIN names mo ON mo.id = r.model
-        LEFT JOIN feedback f ON f.request_id = r.request_id AND r.role = 0;
-        """,
+        """
+        + RECORD_ROWS_VIEW,
     ),
     (
         "0005_leases",
