@@ -48,7 +48,6 @@ from .controller import (
 )
 from .errors import ConflictError, LlmRolloutError, RegistryError, StoreError
 from .policy import Policy, Route
-from .records import Window
 from .registry import ModelVersion, parse_ref
 from .sources import RecordStoreSource, WindowSource
 from .spec import Method, RolloutSpec, parse_spec
@@ -309,11 +308,11 @@ def observe_window(
     state: RolloutState,
     now: float,
     method: Method | None = None,
-) -> tuple[Observation, Window]:
+) -> Observation:
     """Read the window the state calls for from ``source`` and judge it exactly as the
     simulator does (:func:`llm_rollout.controller.observe`)."""
     window = source.read_window(window_query(rollout_id, spec, state, now))
-    return observe(spec, state, window, method), window
+    return observe(spec, state, window, method)
 
 
 # --- status ---------------------------------------------------------------------------------
@@ -390,7 +389,7 @@ def status(
     since = state.phase_started if state.last_check is None else state.last_check
     out["next_check"] = max(since, state.phase_started) + spec.check_interval
     source = RecordStoreSource(store) if source is None else source
-    obs, _ = observe_window(source, row.id, spec, state, now, method)
+    obs = observe_window(source, row.id, spec, state, now, method)
     out["samples"] = {
         "baseline": obs.n_baseline,
         "candidate": obs.n_candidate,

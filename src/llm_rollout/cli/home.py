@@ -15,6 +15,3 @@ def store_home_option(value: str) -> str:
     if not value:
         raise ValueError("the store home is empty")
     return value if is_database_url(value) else os.path.expanduser(value)
-
-
-STORE_HOME = store_home_option

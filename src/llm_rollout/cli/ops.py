@@ -26,11 +26,11 @@ import click
 from ..controller import CommandKind
 from ..spec import Method
 from ..store.base import Store
-from .home import STORE_HOME
+from .home import store_home_option
 
 _HOME = click.option(
     "--home",
-    type=STORE_HOME,
+    type=store_home_option,
     metavar="DIR|URL",
     default=None,
     help="store: a directory or a postgresql:// URL [$LLM_ROLLOUT_HOME, else ./.llm-rollout]",

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .home import STORE_HOME
+from .home import store_home_option
 
 
 @click.command("serve")
@@ -19,7 +19,7 @@ from .home import STORE_HOME
 )
 @click.option(
     "--home",
-    type=STORE_HOME,
+    type=store_home_option,
     metavar="DIR|URL",
     help="store: a directory or a postgresql:// URL [$LLM_ROLLOUT_HOME, else ./.llm-rollout]",
 )

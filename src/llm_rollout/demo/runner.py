@@ -244,7 +244,7 @@ class _Demo:
         if not state.effective_phase.active:
             return None
         source = RecordStoreSource(self.store)
-        obs, _ = observe_window(source, self.rollout_id, self.spec, state, now)
+        obs = observe_window(source, self.rollout_id, self.spec, state, now)
         return obs.decision
 
     def _frame(

@@ -132,7 +132,7 @@ class ControllerService:
         since = state.phase_started if state.last_check is None else state.last_check
         if max(since, state.phase_started) + self.interval(spec.check_interval) > now:
             return []
-        obs, _ = observe_window(self.source, row.id, spec, state, now, self.method)
+        obs = observe_window(self.source, row.id, spec, state, now, self.method)
         new, actions = advance(state, spec, obs, now)
         actions = [
             RecordEvent(a.kind, {**a.data, "controller": self.holder})
